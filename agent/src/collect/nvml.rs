@@ -1,0 +1,1 @@
+//! Placeholder: NVIDIA GPUs through NVML, loaded at run time (being written).

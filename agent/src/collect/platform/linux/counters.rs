@@ -1,0 +1,1 @@
+//! Placeholder: system-wide counters for the sampler (being written).

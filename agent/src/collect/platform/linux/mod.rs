@@ -1,0 +1,62 @@
+//! Linux collectors. Every file is read through the context's [`crate::root::SysRoot`].
+
+pub mod counters;
+pub mod cpu;
+pub mod gpu;
+pub mod hardware;
+pub mod network;
+pub mod os;
+pub mod ports;
+pub mod rapl;
+pub mod security;
+pub mod services;
+pub mod software;
+pub mod storage;
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::collect::Collector;
+use crate::root::FsStats;
+
+/// Every Linux inventory collector.
+pub fn collectors() -> Vec<Arc<dyn Collector>> {
+    vec![
+        Arc::new(os::OsCollector),
+        Arc::new(hardware::HardwareCollector),
+        Arc::new(cpu::CpuCollector),
+        Arc::new(cpu::MemoryCollector),
+        Arc::new(storage::DisksCollector),
+        Arc::new(storage::FilesystemsCollector),
+        Arc::new(network::NetworkCollector),
+        Arc::new(software::SoftwareCollector),
+        Arc::new(services::ServicesCollector),
+        Arc::new(ports::ListeningCollector),
+        Arc::new(security::SecurityCollector),
+        Arc::new(gpu::GpusCollector),
+    ]
+}
+
+/// `statvfs(2)` of a path on the live system.
+pub fn statvfs(path: &Path) -> io::Result<FsStats> {
+    let st = rustix::fs::statvfs(path).map_err(io::Error::from)?;
+    Ok(FsStats {
+        fragment_size: st.f_frsize,
+        blocks: st.f_blocks,
+        blocks_free: st.f_bfree,
+        blocks_available: st.f_bavail,
+        files: st.f_files,
+        files_free: st.f_ffree,
+    })
+}
+
+/// The host name: `/proc/sys/kernel/hostname`, else `/etc/hostname`.
+pub fn hostname(root: &crate::root::SysRoot) -> Result<String, crate::root::ReadError> {
+    match root.read_attr("/proc/sys/kernel/hostname") {
+        Ok(Some(name)) => Ok(name),
+        Ok(None) | Err(_) => root
+            .read_attr("/etc/hostname")
+            .map(|name| name.unwrap_or_default()),
+    }
+}

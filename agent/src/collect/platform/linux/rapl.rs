@@ -1,0 +1,1 @@
+//! Placeholder: RAPL through powercap (being written).

@@ -1,0 +1,701 @@
+//! The agent's configuration (`agent.toml`): raw serde structs that reject unknown keys,
+//! converted into a validated [`AgentConfig`].
+//!
+//! Every problem is reported, each as `FILE:LINE:COL: KEY: message`. This module owns
+//! parsing and validation; it must not read anything but the config file itself.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// Default seconds between reports.
+pub const DEFAULT_REPORT_INTERVAL_SECS: u64 = 300;
+/// Default seconds between utilisation samples.
+pub const DEFAULT_SAMPLE_INTERVAL_SECS: u64 = 10;
+/// Default seconds between full inventories when nothing changed (one day).
+pub const DEFAULT_FULL_INVENTORY_INTERVAL_SECS: u64 = 86_400;
+/// Default time budget of one collector, milliseconds.
+pub const DEFAULT_COLLECTOR_BUDGET_MS: u64 = 5_000;
+/// Default state directory (host id, agent token, spool).
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/estate-agent";
+/// Default spool size limit (64 MiB).
+pub const DEFAULT_SPOOL_MAX_BYTES: u64 = 64 * 1024 * 1024;
+/// Default probe timeout, milliseconds.
+pub const DEFAULT_PROBE_TIMEOUT_MS: u64 = 5_000;
+
+/// Names of the inventory collectors, as used in `[collectors]` and `collector_errors`.
+pub const COLLECTOR_NAMES: &[&str] = &[
+    "os",
+    "hardware",
+    "cpu",
+    "memory",
+    "disks",
+    "filesystems",
+    "network",
+    "software",
+    "services",
+    "listening",
+    "security",
+    "gpus",
+    "power",
+    "utilisation",
+    "probes",
+];
+
+/// Antivirus/EDR products recognised by default. A product is present when one of its
+/// packages is installed, one of its paths exists or one of its processes runs.
+pub fn default_antivirus() -> Vec<AntivirusProduct> {
+    let product = |name: &str, packages: &[&str], paths: &[&str], processes: &[&str]| {
+        AntivirusProduct {
+            name: name.to_owned(),
+            packages: packages.iter().map(|s| (*s).to_owned()).collect(),
+            paths: paths.iter().map(|s| (*s).to_owned()).collect(),
+            processes: processes.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    };
+    vec![
+        product(
+            "CrowdStrike Falcon",
+            &["falcon-sensor"],
+            &["/opt/CrowdStrike/falconctl"],
+            &["falcon-sensor"],
+        ),
+        product(
+            "Microsoft Defender for Endpoint",
+            &["mdatp"],
+            &["/opt/microsoft/mdatp"],
+            &["wdavdaemon"],
+        ),
+        product(
+            "SentinelOne",
+            &["sentinelagent", "SentinelAgent"],
+            &["/opt/sentinelone/bin/sentinelctl"],
+            &["sentinelone-agent", "s1-agent"],
+        ),
+        product(
+            "Sophos Protection for Linux",
+            &["sophos-spl"],
+            &["/opt/sophos-spl"],
+            &["sophos_threat_d", "sophos-spl"],
+        ),
+        product(
+            "Trellix/McAfee Endpoint Security",
+            &["McAfeeESP", "mfetp", "McAfeeTP"],
+            &["/opt/McAfee/ens"],
+            &["mfetpd", "mfeespd"],
+        ),
+        product(
+            "Trend Micro Deep Security",
+            &["ds_agent"],
+            &["/opt/ds_agent"],
+            &["ds_agent"],
+        ),
+        product(
+            "ESET Server Security",
+            &["efs", "eea"],
+            &["/opt/eset"],
+            &["oaeventd", "startd"],
+        ),
+        product(
+            "ClamAV",
+            &["clamav-daemon", "clamd"],
+            &[],
+            &["clamd"],
+        ),
+        product("Wazuh agent", &["wazuh-agent"], &["/var/ossec/bin/wazuh-agentd"], &["wazuh-agentd"]),
+    ]
+}
+
+/// The validated agent configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentConfig {
+    /// Where reports go.
+    pub collector: CollectorTarget,
+    /// Directory for the host id, the agent token and the spool.
+    pub state_dir: PathBuf,
+    /// Time between reports.
+    pub report_interval: Duration,
+    /// Time between utilisation samples.
+    pub sample_interval: Duration,
+    /// Longest time between two full inventories when nothing changed.
+    pub full_inventory_interval: Duration,
+    /// Time budget of each collector.
+    pub collector_budget: Duration,
+    /// Labels sent with every report (site, role, owner, department, ...).
+    pub labels: BTreeMap<String, String>,
+    /// The on-disk queue of reports not yet acknowledged.
+    pub spool: SpoolConfig,
+    /// Which collectors run.
+    pub collectors: CollectorToggles,
+    /// Antivirus/EDR products to look for.
+    pub antivirus: Vec<AntivirusProduct>,
+    /// Service probes.
+    pub probes: Vec<ProbeConfig>,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            collector: CollectorTarget::default(),
+            state_dir: PathBuf::from(DEFAULT_STATE_DIR),
+            report_interval: Duration::from_secs(DEFAULT_REPORT_INTERVAL_SECS),
+            sample_interval: Duration::from_secs(DEFAULT_SAMPLE_INTERVAL_SECS),
+            full_inventory_interval: Duration::from_secs(DEFAULT_FULL_INVENTORY_INTERVAL_SECS),
+            collector_budget: Duration::from_millis(DEFAULT_COLLECTOR_BUDGET_MS),
+            labels: BTreeMap::new(),
+            spool: SpoolConfig::default(),
+            collectors: CollectorToggles::default(),
+            antivirus: default_antivirus(),
+            probes: Vec::new(),
+        }
+    }
+}
+
+/// The collector (server) the agent reports to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CollectorTarget {
+    /// Base URL, e.g. `https://estate.example.gov.uk:8470`; `None` for `collect` only.
+    pub url: Option<String>,
+    /// File holding the per-host agent token (written after enrolment).
+    pub token_file: Option<PathBuf>,
+    /// File holding the enrolment token.
+    pub enrolment_token_file: Option<PathBuf>,
+    /// Extra CA bundle (PEM) to trust for the collector's certificate.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Spool settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpoolConfig {
+    /// Spool directory; default `<state_dir>/spool`.
+    pub dir: Option<PathBuf>,
+    /// Size limit; the oldest reports are dropped past it.
+    pub max_bytes: u64,
+}
+
+impl Default for SpoolConfig {
+    fn default() -> Self {
+        SpoolConfig {
+            dir: None,
+            max_bytes: DEFAULT_SPOOL_MAX_BYTES,
+        }
+    }
+}
+
+/// Collectors turned off by config (all run by default).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CollectorToggles {
+    disabled: Vec<String>,
+}
+
+impl CollectorToggles {
+    /// Whether the collector called `name` runs.
+    pub fn is_enabled(&self, name: &str) -> bool {
+        !self.disabled.iter().any(|d| d == name)
+    }
+
+    /// Turns a collector off.
+    pub fn disable(&mut self, name: &str) {
+        if self.is_enabled(name) {
+            self.disabled.push(name.to_owned());
+        }
+    }
+}
+
+/// An antivirus/EDR product and how to recognise it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AntivirusProduct {
+    /// Product name as reported.
+    pub name: String,
+    /// Package names (dpkg/rpm) that mean it is installed.
+    #[serde(default)]
+    pub packages: Vec<String>,
+    /// Paths whose existence means it is installed.
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// Process names (`comm`) that mean it is running.
+    #[serde(default)]
+    pub processes: Vec<String>,
+}
+
+/// A service probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeConfig {
+    /// Name shown in reports.
+    pub name: String,
+    /// What to probe.
+    pub target: ProbeTarget,
+    /// How long to wait.
+    pub timeout: Duration,
+}
+
+/// What a probe checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeTarget {
+    /// An HTTP or HTTPS GET; up when the status is one of `expect_status` (any 2xx or
+    /// 3xx when empty).
+    Http {
+        /// The URL.
+        url: String,
+        /// Accepted status codes.
+        expect_status: Vec<u16>,
+    },
+    /// A TCP connect to `host:port`.
+    Tcp {
+        /// `host:port`.
+        address: String,
+    },
+}
+
+// ---------------------------------------------------------------------------------
+// Raw layer: what the file says.
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    collector: RawCollector,
+    #[serde(default)]
+    agent: RawAgent,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    spool: RawSpool,
+    #[serde(default)]
+    collectors: BTreeMap<Spanned<String>, bool>,
+    #[serde(default)]
+    security: RawSecurity,
+    #[serde(default)]
+    probes: Vec<RawProbe>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCollector {
+    url: Option<Spanned<String>>,
+    token_file: Option<PathBuf>,
+    enrolment_token_file: Option<PathBuf>,
+    ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAgent {
+    state_dir: Option<PathBuf>,
+    report_interval_secs: Option<Spanned<u64>>,
+    sample_interval_secs: Option<Spanned<u64>>,
+    full_inventory_interval_secs: Option<Spanned<u64>>,
+    collector_budget_ms: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpool {
+    dir: Option<PathBuf>,
+    max_bytes: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSecurity {
+    /// Replaces the built-in list when set.
+    antivirus: Option<Vec<AntivirusProduct>>,
+    /// Added to the built-in (or replaced) list.
+    #[serde(default)]
+    extra_antivirus: Vec<AntivirusProduct>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProbe {
+    name: Spanned<String>,
+    kind: Spanned<String>,
+    url: Option<Spanned<String>>,
+    address: Option<Spanned<String>>,
+    #[serde(default)]
+    expect_status: Vec<u16>,
+    timeout_ms: Option<Spanned<u64>>,
+}
+
+// ---------------------------------------------------------------------------------
+// Errors.
+
+/// One problem in a config file, located.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// The key concerned (dotted path), where known.
+    pub key: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A config file that could not be used, with every problem found in it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file has problems.
+    #[error("{}", render_issues(.path, .issues))]
+    Invalid {
+        /// The file.
+        path: String,
+        /// The problems, in file order.
+        issues: Vec<ConfigIssue>,
+    },
+}
+
+fn render_issues(path: &str, issues: &[ConfigIssue]) -> String {
+    let lines: Vec<String> = issues
+        .iter()
+        .map(|issue| match &issue.key {
+            Some(key) => format!(
+                "{path}:{}:{}: `{key}`: {}",
+                issue.line, issue.column, issue.message
+            ),
+            None => format!("{path}:{}:{}: {}", issue.line, issue.column, issue.message),
+        })
+        .collect();
+    lines.join("\n")
+}
+
+impl fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.line, self.column, self.message)
+    }
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
+    (line, column)
+}
+
+struct Issues<'a> {
+    text: &'a str,
+    issues: Vec<ConfigIssue>,
+}
+
+impl Issues<'_> {
+    fn at(&mut self, span: Range<usize>, key: &str, message: impl Into<String>) {
+        let (line, column) = line_col(self.text, span.start);
+        self.issues.push(ConfigIssue {
+            line,
+            column,
+            key: Some(key.to_owned()),
+            message: message.into(),
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Loading.
+
+impl AgentConfig {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<AgentConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        AgentConfig::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates config text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<AgentConfig, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|err| {
+            let (line, column) = err
+                .span()
+                .map_or((1, 1), |span| line_col(text, span.start));
+            ConfigError::Invalid {
+                path: origin.to_owned(),
+                issues: vec![ConfigIssue {
+                    line,
+                    column,
+                    key: None,
+                    message: err.message().trim().to_owned(),
+                }],
+            }
+        })?;
+        let mut issues = Issues {
+            text,
+            issues: Vec::new(),
+        };
+        let config = validate(raw, &mut issues);
+        if issues.issues.is_empty() {
+            Ok(config)
+        } else {
+            let mut list = issues.issues;
+            list.sort_by_key(|i| (i.line, i.column));
+            Err(ConfigError::Invalid {
+                path: origin.to_owned(),
+                issues: list,
+            })
+        }
+    }
+}
+
+fn positive_secs(
+    value: Option<Spanned<u64>>,
+    key: &str,
+    default: u64,
+    issues: &mut Issues<'_>,
+) -> Duration {
+    match value {
+        Some(v) if *v.get_ref() == 0 => {
+            issues.at(v.span(), key, "must be at least 1");
+            Duration::from_secs(default)
+        }
+        Some(v) => Duration::from_secs(v.into_inner()),
+        None => Duration::from_secs(default),
+    }
+}
+
+fn validate(raw: RawConfig, issues: &mut Issues<'_>) -> AgentConfig {
+    let mut config = AgentConfig::default();
+
+    if let Some(url) = raw.collector.url {
+        let text = url.get_ref().trim();
+        if !(text.starts_with("http://") || text.starts_with("https://")) {
+            issues.at(
+                url.span(),
+                "collector.url",
+                format!("`{text}` is not an http:// or https:// URL"),
+            );
+        } else if reqwest::Url::parse(text).is_err() {
+            issues.at(url.span(), "collector.url", format!("`{text}` is not a valid URL"));
+        }
+        config.collector.url = Some(text.trim_end_matches('/').to_owned());
+    }
+    config.collector.token_file = raw.collector.token_file;
+    config.collector.enrolment_token_file = raw.collector.enrolment_token_file;
+    config.collector.ca_file = raw.collector.ca_file;
+
+    if let Some(dir) = raw.agent.state_dir {
+        config.state_dir = dir;
+    }
+    config.report_interval = positive_secs(
+        raw.agent.report_interval_secs,
+        "agent.report_interval_secs",
+        DEFAULT_REPORT_INTERVAL_SECS,
+        issues,
+    );
+    let sample_span = raw.agent.sample_interval_secs.as_ref().map(|s| s.span());
+    config.sample_interval = positive_secs(
+        raw.agent.sample_interval_secs,
+        "agent.sample_interval_secs",
+        DEFAULT_SAMPLE_INTERVAL_SECS,
+        issues,
+    );
+    if config.sample_interval > config.report_interval {
+        issues.at(
+            sample_span.unwrap_or(0..0),
+            "agent.sample_interval_secs",
+            format!(
+                "{} s is longer than agent.report_interval_secs ({} s)",
+                config.sample_interval.as_secs(),
+                config.report_interval.as_secs()
+            ),
+        );
+    }
+    config.full_inventory_interval = positive_secs(
+        raw.agent.full_inventory_interval_secs,
+        "agent.full_inventory_interval_secs",
+        DEFAULT_FULL_INVENTORY_INTERVAL_SECS,
+        issues,
+    );
+    match raw.agent.collector_budget_ms {
+        Some(v) if *v.get_ref() == 0 => issues.at(v.span(), "agent.collector_budget_ms", "must be at least 1"),
+        Some(v) => config.collector_budget = Duration::from_millis(v.into_inner()),
+        None => {}
+    }
+
+    config.labels = raw.labels;
+
+    config.spool.dir = raw.spool.dir;
+    if let Some(max) = raw.spool.max_bytes {
+        if *max.get_ref() < 1024 * 1024 {
+            issues.at(max.span(), "spool.max_bytes", "must be at least 1048576 (1 MiB)");
+        }
+        config.spool.max_bytes = max.into_inner();
+    }
+
+    for (name, enabled) in raw.collectors {
+        if !COLLECTOR_NAMES.contains(&name.get_ref().as_str()) {
+            issues.at(
+                name.span(),
+                &format!("collectors.{}", name.get_ref()),
+                format!(
+                    "unknown collector `{}`, expected one of {}",
+                    name.get_ref(),
+                    COLLECTOR_NAMES.join(", ")
+                ),
+            );
+        } else if !enabled {
+            config.collectors.disable(name.get_ref());
+        }
+    }
+
+    if let Some(list) = raw.security.antivirus {
+        config.antivirus = list;
+    }
+    config.antivirus.extend(raw.security.extra_antivirus);
+
+    let mut names = Vec::new();
+    for (i, probe) in raw.probes.into_iter().enumerate() {
+        let key = |field: &str| format!("probes[{i}].{field}");
+        let name = probe.name.get_ref().trim().to_owned();
+        if name.is_empty() {
+            issues.at(probe.name.span(), &key("name"), "must not be empty");
+        } else if names.contains(&name) {
+            issues.at(probe.name.span(), &key("name"), format!("duplicate probe name `{name}`"));
+        }
+        names.push(name.clone());
+        let timeout = match probe.timeout_ms {
+            Some(v) if *v.get_ref() == 0 => {
+                issues.at(v.span(), &key("timeout_ms"), "must be at least 1");
+                Duration::from_millis(DEFAULT_PROBE_TIMEOUT_MS)
+            }
+            Some(v) => Duration::from_millis(v.into_inner()),
+            None => Duration::from_millis(DEFAULT_PROBE_TIMEOUT_MS),
+        };
+        let target = match probe.kind.get_ref().as_str() {
+            "http" => match probe.url {
+                Some(url) => {
+                    let text = url.get_ref().trim().to_owned();
+                    match reqwest::Url::parse(&text) {
+                        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {}
+                        _ => issues.at(
+                            url.span(),
+                            &key("url"),
+                            format!("`{text}` is not an http:// or https:// URL"),
+                        ),
+                    }
+                    if let Some(address) = &probe.address {
+                        issues.at(address.span(), &key("address"), "only for kind = \"tcp\"");
+                    }
+                    Some(ProbeTarget::Http {
+                        url: text,
+                        expect_status: probe.expect_status,
+                    })
+                }
+                None => {
+                    issues.at(probe.kind.span(), &key("url"), "an http probe needs `url`");
+                    None
+                }
+            },
+            "tcp" => match probe.address {
+                Some(address) => {
+                    let text = address.get_ref().trim().to_owned();
+                    let valid = text
+                        .rsplit_once(':')
+                        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
+                    if !valid {
+                        issues.at(
+                            address.span(),
+                            &key("address"),
+                            format!("`{text}` is not HOST:PORT"),
+                        );
+                    }
+                    if let Some(url) = &probe.url {
+                        issues.at(url.span(), &key("url"), "only for kind = \"http\"");
+                    }
+                    Some(ProbeTarget::Tcp { address: text })
+                }
+                None => {
+                    issues.at(probe.kind.span(), &key("address"), "a tcp probe needs `address`");
+                    None
+                }
+            },
+            other => {
+                issues.at(
+                    probe.kind.span(),
+                    &key("kind"),
+                    format!("unknown probe kind `{other}`, expected `http` or `tcp`"),
+                );
+                None
+            }
+        };
+        if let Some(target) = target {
+            config.probes.push(ProbeConfig {
+                name,
+                target,
+                timeout,
+            });
+        }
+    }
+    config
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(text: &str) -> String {
+        AgentConfig::parse(text, "agent.toml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn empty_config_is_the_default() {
+        assert_eq!(AgentConfig::parse("", "x").unwrap(), AgentConfig::default());
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let err = errors("[agent]\nreport_interval_secs = 60\nsample_intervall_secs = 5\n");
+        assert!(err.starts_with("agent.toml:3:1: unknown field `sample_intervall_secs`"), "{err}");
+    }
+
+    #[test]
+    fn every_semantic_problem_is_reported_with_its_location() {
+        let text = "[agent]\nreport_interval_secs = 0\n\n[collectors]\nsoftwares = false\n\n[[probes]]\nname = \"db\"\nkind = \"tcp\"\naddress = \"db01\"\n";
+        let err = errors(text);
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 3, "{err}");
+        assert_eq!(lines[0], "agent.toml:2:24: `agent.report_interval_secs`: must be at least 1");
+        assert!(lines[1].starts_with("agent.toml:5:1: `collectors.softwares`: unknown collector"), "{err}");
+        assert_eq!(lines[2], "agent.toml:10:11: `probes[0].address`: `db01` is not HOST:PORT");
+    }
+
+    #[test]
+    fn wrong_type_is_located() {
+        let err = errors("[spool]\nmax_bytes = \"lots\"\n");
+        assert!(err.starts_with("agent.toml:2:13: "), "{err}");
+    }
+
+    #[test]
+    fn toggles_and_probes_are_converted() {
+        let text = "[collectors]\nsoftware = false\n[[probes]]\nname = \"web\"\nkind = \"http\"\nurl = \"https://intranet.example/health\"\nexpect_status = [200]\ntimeout_ms = 1500\n";
+        let config = AgentConfig::parse(text, "x").unwrap();
+        assert!(!config.collectors.is_enabled("software"));
+        assert!(config.collectors.is_enabled("os"));
+        assert_eq!(config.probes.len(), 1);
+        assert_eq!(config.probes[0].timeout, Duration::from_millis(1500));
+        assert_eq!(
+            config.probes[0].target,
+            ProbeTarget::Http {
+                url: "https://intranet.example/health".to_owned(),
+                expect_status: vec![200]
+            }
+        );
+    }
+}
