@@ -50,14 +50,13 @@ pub const COLLECTOR_NAMES: &[&str] = &[
 /// Antivirus/EDR products recognised by default. A product is present when one of its
 /// packages is installed, one of its paths exists or one of its processes runs.
 pub fn default_antivirus() -> Vec<AntivirusProduct> {
-    let product = |name: &str, packages: &[&str], paths: &[&str], processes: &[&str]| {
-        AntivirusProduct {
+    let product =
+        |name: &str, packages: &[&str], paths: &[&str], processes: &[&str]| AntivirusProduct {
             name: name.to_owned(),
             packages: packages.iter().map(|s| (*s).to_owned()).collect(),
             paths: paths.iter().map(|s| (*s).to_owned()).collect(),
             processes: processes.iter().map(|s| (*s).to_owned()).collect(),
-        }
-    };
+        };
     vec![
         product(
             "CrowdStrike Falcon",
@@ -101,13 +100,13 @@ pub fn default_antivirus() -> Vec<AntivirusProduct> {
             &["/opt/eset"],
             &["oaeventd", "startd"],
         ),
+        product("ClamAV", &["clamav-daemon", "clamd"], &[], &["clamd"]),
         product(
-            "ClamAV",
-            &["clamav-daemon", "clamd"],
-            &[],
-            &["clamd"],
+            "Wazuh agent",
+            &["wazuh-agent"],
+            &["/var/ossec/bin/wazuh-agentd"],
+            &["wazuh-agentd"],
         ),
-        product("Wazuh agent", &["wazuh-agent"], &["/var/ossec/bin/wazuh-agentd"], &["wazuh-agentd"]),
     ]
 }
 
@@ -423,9 +422,7 @@ impl AgentConfig {
     /// Parses and validates config text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<AgentConfig, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|err| {
-            let (line, column) = err
-                .span()
-                .map_or((1, 1), |span| line_col(text, span.start));
+            let (line, column) = err.span().map_or((1, 1), |span| line_col(text, span.start));
             ConfigError::Invalid {
                 path: origin.to_owned(),
                 issues: vec![ConfigIssue {
@@ -482,7 +479,11 @@ fn validate(raw: RawConfig, issues: &mut Issues<'_>) -> AgentConfig {
                 format!("`{text}` is not an http:// or https:// URL"),
             );
         } else if reqwest::Url::parse(text).is_err() {
-            issues.at(url.span(), "collector.url", format!("`{text}` is not a valid URL"));
+            issues.at(
+                url.span(),
+                "collector.url",
+                format!("`{text}` is not a valid URL"),
+            );
         }
         config.collector.url = Some(text.trim_end_matches('/').to_owned());
     }
@@ -524,7 +525,9 @@ fn validate(raw: RawConfig, issues: &mut Issues<'_>) -> AgentConfig {
         issues,
     );
     match raw.agent.collector_budget_ms {
-        Some(v) if *v.get_ref() == 0 => issues.at(v.span(), "agent.collector_budget_ms", "must be at least 1"),
+        Some(v) if *v.get_ref() == 0 => {
+            issues.at(v.span(), "agent.collector_budget_ms", "must be at least 1")
+        }
         Some(v) => config.collector_budget = Duration::from_millis(v.into_inner()),
         None => {}
     }
@@ -534,7 +537,11 @@ fn validate(raw: RawConfig, issues: &mut Issues<'_>) -> AgentConfig {
     config.spool.dir = raw.spool.dir;
     if let Some(max) = raw.spool.max_bytes {
         if *max.get_ref() < 1024 * 1024 {
-            issues.at(max.span(), "spool.max_bytes", "must be at least 1048576 (1 MiB)");
+            issues.at(
+                max.span(),
+                "spool.max_bytes",
+                "must be at least 1048576 (1 MiB)",
+            );
         }
         config.spool.max_bytes = max.into_inner();
     }
@@ -567,7 +574,11 @@ fn validate(raw: RawConfig, issues: &mut Issues<'_>) -> AgentConfig {
         if name.is_empty() {
             issues.at(probe.name.span(), &key("name"), "must not be empty");
         } else if names.contains(&name) {
-            issues.at(probe.name.span(), &key("name"), format!("duplicate probe name `{name}`"));
+            issues.at(
+                probe.name.span(),
+                &key("name"),
+                format!("duplicate probe name `{name}`"),
+            );
         }
         names.push(name.clone());
         let timeout = match probe.timeout_ms {
@@ -606,9 +617,9 @@ fn validate(raw: RawConfig, issues: &mut Issues<'_>) -> AgentConfig {
             "tcp" => match probe.address {
                 Some(address) => {
                     let text = address.get_ref().trim().to_owned();
-                    let valid = text
-                        .rsplit_once(':')
-                        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
+                    let valid = text.rsplit_once(':').is_some_and(|(host, port)| {
+                        !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+                    });
                     if !valid {
                         issues.at(
                             address.span(),
@@ -622,7 +633,11 @@ fn validate(raw: RawConfig, issues: &mut Issues<'_>) -> AgentConfig {
                     Some(ProbeTarget::Tcp { address: text })
                 }
                 None => {
-                    issues.at(probe.kind.span(), &key("address"), "a tcp probe needs `address`");
+                    issues.at(
+                        probe.kind.span(),
+                        &key("address"),
+                        "a tcp probe needs `address`",
+                    );
                     None
                 }
             },
@@ -651,7 +666,9 @@ mod tests {
     use super::*;
 
     fn errors(text: &str) -> String {
-        AgentConfig::parse(text, "agent.toml").unwrap_err().to_string()
+        AgentConfig::parse(text, "agent.toml")
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
@@ -662,7 +679,10 @@ mod tests {
     #[test]
     fn unknown_key_names_file_line_and_key() {
         let err = errors("[agent]\nreport_interval_secs = 60\nsample_intervall_secs = 5\n");
-        assert!(err.starts_with("agent.toml:3:1: unknown field `sample_intervall_secs`"), "{err}");
+        assert!(
+            err.starts_with("agent.toml:3:1: unknown field `sample_intervall_secs`"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -671,9 +691,18 @@ mod tests {
         let err = errors(text);
         let lines: Vec<&str> = err.lines().collect();
         assert_eq!(lines.len(), 3, "{err}");
-        assert_eq!(lines[0], "agent.toml:2:24: `agent.report_interval_secs`: must be at least 1");
-        assert!(lines[1].starts_with("agent.toml:5:1: `collectors.softwares`: unknown collector"), "{err}");
-        assert_eq!(lines[2], "agent.toml:10:11: `probes[0].address`: `db01` is not HOST:PORT");
+        assert_eq!(
+            lines[0],
+            "agent.toml:2:24: `agent.report_interval_secs`: must be at least 1"
+        );
+        assert!(
+            lines[1].starts_with("agent.toml:5:1: `collectors.softwares`: unknown collector"),
+            "{err}"
+        );
+        assert_eq!(
+            lines[2],
+            "agent.toml:10:11: `probes[0].address`: `db01` is not HOST:PORT"
+        );
     }
 
     #[test]

@@ -77,7 +77,10 @@ pub fn generated_id(state_dir: &Path) -> Result<String, HostIdError> {
             }
             return Err(err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("`{}` is not a UUID; remove the file to generate a new id", text.trim()),
+                format!(
+                    "`{}` is not a UUID; remove the file to generate a new id",
+                    text.trim()
+                ),
             )));
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -111,7 +114,10 @@ mod tests {
         let (_d, root) = root_with(&[
             ("/etc/machine-id", "4C1D2E8F9A0B4C5D8E7F6A5B4C3D2E1F\n"),
             ("/etc/hostname", "renamed"),
-            ("/sys/class/dmi/id/product_uuid", "4c4c4544-0051-3510-8052-b7c04f4e3532"),
+            (
+                "/sys/class/dmi/id/product_uuid",
+                "4c4c4544-0051-3510-8052-b7c04f4e3532",
+            ),
         ]);
         let state = tempfile::tempdir().unwrap();
         let (id, source) = host_id(&root, state.path()).unwrap();
@@ -123,7 +129,10 @@ mod tests {
     fn empty_or_zero_machine_id_falls_back_to_smbios() {
         let (_d, root) = root_with(&[
             ("/etc/machine-id", "00000000000000000000000000000000\n"),
-            ("/sys/class/dmi/id/product_uuid", "4C4C4544-0051-3510-8052-B7C04F4E3532\n"),
+            (
+                "/sys/class/dmi/id/product_uuid",
+                "4C4C4544-0051-3510-8052-B7C04F4E3532\n",
+            ),
         ]);
         let state = tempfile::tempdir().unwrap();
         let (id, source) = host_id(&root, state.path()).unwrap();

@@ -13,7 +13,9 @@ pub struct PowerMeter {
 impl PowerMeter {
     /// Starts measuring: reads the energy counters now.
     pub fn start(root: &SysRoot) -> Self {
-        PowerMeter { _root: root.clone() }
+        PowerMeter {
+            _root: root.clone(),
+        }
     }
 
     /// Average power since `start` or the previous `read`, and restarts the interval.

@@ -88,7 +88,9 @@ pub fn collect_once(ctx: &Context, shot: OneShot) -> Result<Report, ReportError>
             errors.extend(power_errors);
             power
         }
-        None => estate_protocol::Power::none(vec!["power collector turned off in config".to_owned()]),
+        None => {
+            estate_protocol::Power::none(vec!["power collector turned off in config".to_owned()])
+        }
     };
     let utilisation = if enabled("utilisation") {
         let (utilisation, sampler_errors) = sampler.summarise(started.elapsed());

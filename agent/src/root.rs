@@ -217,8 +217,14 @@ mod tests {
     #[test]
     fn paths_resolve_under_the_root() {
         let root = SysRoot::new("/tmp/fixture");
-        assert_eq!(root.path("/proc/meminfo"), Path::new("/tmp/fixture/proc/meminfo"));
-        assert_eq!(root.path("proc/meminfo"), Path::new("/tmp/fixture/proc/meminfo"));
+        assert_eq!(
+            root.path("/proc/meminfo"),
+            Path::new("/tmp/fixture/proc/meminfo")
+        );
+        assert_eq!(
+            root.path("proc/meminfo"),
+            Path::new("/tmp/fixture/proc/meminfo")
+        );
     }
 
     #[test]

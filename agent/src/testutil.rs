@@ -23,7 +23,10 @@ pub fn fixture_path(name: &str) -> PathBuf {
 
 /// A context over a recorded sysroot with the default config.
 pub fn ctx(name: &str) -> Context {
-    Context::new(SysRoot::new(fixture_path(name)), Arc::new(AgentConfig::default()))
+    Context::new(
+        SysRoot::new(fixture_path(name)),
+        Arc::new(AgentConfig::default()),
+    )
 }
 
 /// A context over any root with the default config.

@@ -163,10 +163,7 @@ pub trait Collector: Send + Sync {
 
 /// Runs one collector on the current thread and turns its outcome into a section and
 /// error entries. Panics are caught and reported, not propagated.
-pub fn run_one(
-    collector: &dyn Collector,
-    ctx: &Context,
-) -> (Option<Section>, Vec<CollectorError>) {
+pub fn run_one(collector: &dyn Collector, ctx: &Context) -> (Option<Section>, Vec<CollectorError>) {
     let name = collector.name();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| collector.collect(ctx)));
     match outcome {
@@ -323,11 +320,14 @@ mod tests {
     #[test]
     fn failures_and_timeouts_are_reported_and_the_rest_still_deliver() {
         let ctx = Context::new(SysRoot::default(), Arc::new(AgentConfig::default()));
-        let (inventory, errors) = run_all(vec![Arc::new(Slow), Arc::new(Panics), Arc::new(Good)], &ctx);
+        let (inventory, errors) =
+            run_all(vec![Arc::new(Slow), Arc::new(Panics), Arc::new(Good)], &ctx);
         assert_eq!(inventory.listening, Some(Vec::new()));
         assert_eq!(inventory.gpus, None);
-        let summary: Vec<(&str, CollectorErrorKind)> =
-            errors.iter().map(|e| (e.collector.as_str(), e.kind)).collect();
+        let summary: Vec<(&str, CollectorErrorKind)> = errors
+            .iter()
+            .map(|e| (e.collector.as_str(), e.kind))
+            .collect();
         assert_eq!(
             summary,
             vec![

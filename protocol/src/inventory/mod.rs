@@ -3,6 +3,7 @@
 //! A section is `None` when its collector failed, timed out, is unsupported on the
 //! platform or is turned off; the report's `collector_errors` says which.
 
+mod gpu;
 mod hardware;
 mod network;
 mod os;
@@ -11,6 +12,7 @@ mod services;
 mod software;
 mod storage;
 
+pub use gpu::*;
 pub use hardware::*;
 pub use network::*;
 pub use os::*;
