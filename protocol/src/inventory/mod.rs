@@ -102,6 +102,11 @@ impl Inventory {
                 socket.pid = None;
             }
         }
+        if let Some(gpus) = &mut self.gpus {
+            for gpu in gpus {
+                gpu.utilisation_ratio = None;
+            }
+        }
         if let Some(services) = &mut self.services {
             for unit in &mut services.units {
                 unit.active_state.clear();

@@ -1,26 +1,23 @@
-//! Platforms other than Linux: placeholder until the sysinfo collectors are written.
+//! Platforms with no collectors yet (macOS, the BSDs): every collector says so.
 
-use std::io;
-use std::path::Path;
 use std::sync::Arc;
 
+use super::unsupported::Unsupported;
+pub use super::unsupported::statvfs;
 use crate::collect::Collector;
-use crate::root::{FsStats, ReadError, SysRoot};
+use crate::config::COLLECTOR_NAMES;
+use crate::root::{ReadError, SysRoot};
 
-/// No collectors yet.
+/// Every collector, each reporting "not supported on this platform".
 pub fn collectors() -> Vec<Arc<dyn Collector>> {
-    Vec::new()
+    COLLECTOR_NAMES
+        .iter()
+        .filter(|name| !matches!(**name, "power" | "utilisation" | "probes"))
+        .map(|name| Arc::new(Unsupported(name)) as Arc<dyn Collector>)
+        .collect()
 }
 
-/// Not supported here.
-pub fn statvfs(_path: &Path) -> io::Result<FsStats> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "not supported on this platform",
-    ))
-}
-
-/// Not supported here.
+/// The host name is not read on this platform.
 pub fn hostname(_root: &SysRoot) -> Result<String, ReadError> {
     Ok(String::new())
 }

@@ -1,0 +1,30 @@
+//! Collectors that exist only on Linux: on other platforms they report "not supported
+//! on this platform" explicitly, never an empty section.
+
+use std::io;
+use std::path::Path;
+
+use crate::collect::{CollectError, Collected, Collector, Context};
+use crate::root::FsStats;
+
+/// A collector that is not available on this platform.
+#[derive(Debug)]
+pub struct Unsupported(pub &'static str);
+
+impl Collector for Unsupported {
+    fn name(&self) -> &'static str {
+        self.0
+    }
+
+    fn collect(&self, _ctx: &Context) -> Result<Collected, CollectError> {
+        Err(CollectError::Unsupported)
+    }
+}
+
+/// `statvfs` exists only on Unix.
+pub fn statvfs(_path: &Path) -> io::Result<FsStats> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "not supported on this platform",
+    ))
+}
