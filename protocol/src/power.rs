@@ -13,7 +13,11 @@ pub struct Power {
     /// One reading per measured domain.
     #[serde(default)]
     pub readings: Vec<PowerReading>,
-    /// Why a meter was not available (e.g. "no /sys/class/powercap").
+    /// Why a meter was not available (e.g. "no /sys/class/powercap: RAPL not exposed
+    /// (VM or unsupported CPU)", "NVML not loaded: libnvidia-ml.so.1: cannot open
+    /// shared object file: No such file or directory"), and how a reading was taken
+    /// where that is not the default (e.g. "gpu-0: no energy counter; mean of 30 power
+    /// readings").
     #[serde(default)]
     pub notes: Vec<String>,
 }
@@ -46,7 +50,12 @@ pub struct PowerReading {
     /// The meter: `rapl` or `nvml`.
     pub meter: PowerMeter,
     /// The domain: RAPL `package-0`, `dram`, `psys`, `core`, `uncore` (with the
-    /// socket where there are several, e.g. `package-1`, `dram-1`), or `gpu-N` for NVML.
+    /// socket where there are several, e.g. `package-1`, `dram-1`), or `gpu-N` for NVML
+    /// (`N` is NVML's device index).
+    ///
+    /// RAPL domains overlap: `core` and `uncore` are parts of their `package`, and
+    /// `psys` (client CPUs) covers the whole platform. CPU and memory power is the sum
+    /// of the `package-*` and `dram*` domains.
     pub domain: String,
     /// Average power over `interval_secs`, watts.
     pub average_watts: f64,

@@ -22,9 +22,6 @@ use estate_protocol::{
 use crate::config::AgentConfig;
 use crate::root::{ReadError, SysRoot};
 
-/// Time budget of a collector that does not set its own (5 s).
-pub const DEFAULT_BUDGET: Duration = Duration::from_secs(5);
-
 /// What a collector needs from the outside world.
 #[derive(Debug, Clone)]
 pub struct Context {
@@ -152,9 +149,10 @@ pub trait Collector: Send + Sync {
     /// Stable name, used in config (`[collectors]`) and in `collector_errors`.
     fn name(&self) -> &'static str;
 
-    /// How long the runner waits for it.
-    fn budget(&self) -> Duration {
-        DEFAULT_BUDGET
+    /// How long the runner waits for it, given the configured budget
+    /// (`agent.collector_budget_ms`). Override only for a collector that needs more.
+    fn budget(&self, configured: Duration) -> Duration {
+        configured
     }
 
     /// Collects the section.
@@ -248,7 +246,8 @@ pub fn run_all(
         }
     }
     for (collector, rx) in pending {
-        let deadline = started + collector.budget();
+        let budget = collector.budget(ctx.config.collector_budget);
+        let deadline = started + budget;
         let wait = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(wait) {
             Ok((section, section_errors)) => {
@@ -262,7 +261,7 @@ pub fn run_all(
                 CollectorErrorKind::Timeout,
                 format!(
                     "did not finish within its budget of {} ms",
-                    collector.budget().as_millis()
+                    budget.as_millis()
                 ),
             )),
             Err(mpsc::RecvTimeoutError::Disconnected) => errors.push(error(
@@ -285,7 +284,7 @@ mod tests {
         fn name(&self) -> &'static str {
             "slow"
         }
-        fn budget(&self) -> Duration {
+        fn budget(&self, _: Duration) -> Duration {
             Duration::from_millis(50)
         }
         fn collect(&self, _: &Context) -> Result<Collected, CollectError> {

@@ -39,19 +39,20 @@ pub struct Hardware {
     pub virtualization: Virtualization,
 }
 
-/// Chassis classes.
+/// Chassis classes, from the SMBIOS 3.x chassis type codes (DSP0134 §7.4.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Chassis {
-    /// Laptops, notebooks, convertibles, tablets.
+    /// Laptops, notebooks, convertibles, tablets (codes 8, 9, 10, 11, 14, 30, 31, 32).
     Laptop,
-    /// Desktops, towers, all-in-ones, mini PCs.
+    /// Desktops, towers, all-in-ones, mini PCs (codes 3, 4, 5, 6, 7, 13, 15, 16, 24,
+    /// 34, 35, 36).
     Desktop,
-    /// Rack and blade servers.
+    /// Rack, blade and other server-room chassis (codes 17, 22, 23, 25, 26, 27, 28, 29).
     Server,
-    /// A virtual machine or container.
+    /// A virtual machine or container, whatever code its firmware reports.
     Virtual,
-    /// Not given or not recognised.
+    /// Not given or not recognised (codes 1 Other, 2 Unknown, and the rest).
     Unknown,
 }
 
@@ -98,7 +99,8 @@ pub struct Cpu {
     pub physical_cores: u32,
     /// Logical CPUs online (what `nproc` counts).
     pub logical_cpus: u32,
-    /// Highest clock in MHz, where known.
+    /// Highest clock in MHz, where known: cpufreq's `cpuinfo_max_freq`, else (no
+    /// cpufreq, as in most VMs) the highest current clock `/proc/cpuinfo` shows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_mhz: Option<f64>,
     /// CPU flags of interest (e.g. `hypervisor`, `vmx`, `svm`, `aes`, `avx512f`).

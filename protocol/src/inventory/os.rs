@@ -45,7 +45,8 @@ pub struct Os {
     pub boot_time: DateTime<Utc>,
     /// Seconds since boot at collection time (volatile: not part of the inventory hash).
     pub uptime_secs: u64,
-    /// When the OS was installed, where known.
+    /// When the OS was installed, where there is evidence (the installer's leftover
+    /// files, else the root filesystem's creation time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub install_time: Option<DateTime<Utc>>,
     /// Whether a reboot is required to finish applying updates.
@@ -53,7 +54,8 @@ pub struct Os {
     /// Packages that asked for the reboot (`/run/reboot-required.pkgs`).
     #[serde(default)]
     pub reboot_required_packages: Vec<String>,
-    /// When a package was last installed or upgraded.
+    /// When a package was last installed or upgraded (package manager logs, else the
+    /// package database's modification time).
     pub last_package_change: Known<DateTime<Utc>>,
     /// Updates waiting to be installed, where they can be known without the network.
     pub pending_updates: Known<PendingUpdates>,

@@ -28,3 +28,25 @@ pub fn statvfs(_path: &Path) -> io::Result<FsStats> {
         "not supported on this platform",
     ))
 }
+
+/// System-wide counters for the sampler: not read on this platform yet.
+pub mod counters {
+    use crate::root::SysRoot;
+    use crate::sampler::Counters;
+
+    /// Counters that say "not supported on this platform".
+    pub fn read(_root: &SysRoot) -> Counters {
+        Counters::unsupported()
+    }
+}
+
+/// RAPL exists only through Linux powercap.
+pub mod rapl {
+    use crate::power::RaplSnapshot;
+    use crate::root::SysRoot;
+
+    /// A snapshot that says "not supported on this platform".
+    pub fn read(_root: &SysRoot) -> RaplSnapshot {
+        RaplSnapshot::unsupported()
+    }
+}

@@ -1,8 +1,35 @@
-//! Placeholder: being written.
+//! Listening sockets: `/proc/net/{tcp,tcp6,udp,udp6}` and their owners from
+//! `/proc/<pid>/fd`.
+//!
+//! This file owns the socket tables' format and the walk of `/proc` that finds which
+//! process holds each listening socket. A TCP socket listens in state `0A` (LISTEN); a
+//! UDP socket "listens" when it is unconnected: state `07` with remote address and
+//! port 0 (what `ss -lu` shows). It must not open anything but `/proc` files, and it
+//! stops walking `/proc` as soon as every listening socket has its owner.
 
-use crate::collect::{CollectError, Collected, Collector, Context};
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// Placeholder.
+use estate_protocol::ListeningSocket;
+
+use crate::collect::{CollectError, Collected, Collector, Context, Section};
+use crate::root::SysRoot;
+
+/// The socket tables, by protocol name.
+const TABLES: [(&str, &str); 4] = [
+    ("tcp", "/proc/net/tcp"),
+    ("tcp6", "/proc/net/tcp6"),
+    ("udp", "/proc/net/udp"),
+    ("udp6", "/proc/net/udp6"),
+];
+
+/// TCP state LISTEN.
+const TCP_LISTEN: &str = "0A";
+/// The state the kernel shows for an unconnected UDP socket (TCP_CLOSE).
+const UDP_UNCONNECTED: &str = "07";
+
+/// Collects listening TCP and UDP sockets with their owning process.
 #[derive(Debug)]
 pub struct ListeningCollector;
 
@@ -10,7 +37,500 @@ impl Collector for ListeningCollector {
     fn name(&self) -> &'static str {
         "listening"
     }
-    fn collect(&self, _ctx: &Context) -> Result<Collected, CollectError> {
-        Err(CollectError::Other("not written yet".to_owned()))
+
+    fn collect(&self, ctx: &Context) -> Result<Collected, CollectError> {
+        let (sockets, problems) = collect_listening(&ctx.root)?;
+        Ok(Collected::partial(Section::Listening(sockets), problems))
+    }
+}
+
+/// One listening socket as read from a table, before its owner is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawSocket {
+    /// `tcp`, `tcp6`, `udp` or `udp6`.
+    pub protocol: &'static str,
+    /// Local address.
+    pub address: IpAddr,
+    /// Local port.
+    pub port: u16,
+    /// Socket inode (0 when the kernel shows none).
+    pub inode: u64,
+}
+
+/// Listening sockets, deduplicated (one entry per protocol, address and port, with the
+/// lowest owning pid) and sorted by protocol, port and address.
+///
+/// Fails only when none of the four tables exists. A missing `tcp6`/`udp6` is normal
+/// (IPv6 disabled); a missing `tcp`/`udp` or a malformed line is a problem. A socket
+/// without an owner is a problem only when some process's descriptors could not be
+/// read: when every process was readable, an ownerless socket belongs to the kernel
+/// (an NFS server's sockets, for one) and nothing is missing.
+pub fn collect_listening(
+    root: &SysRoot,
+) -> Result<(Vec<ListeningSocket>, Vec<String>), CollectError> {
+    let mut problems = Vec::new();
+    let mut raw = Vec::new();
+    let mut found_any = false;
+    let mut first_missing = None;
+    for (protocol, path) in TABLES {
+        match root.read_optional(path) {
+            Ok(Some(text)) => {
+                found_any = true;
+                raw.extend(parse_table(&text, protocol, path, &mut problems));
+            }
+            Ok(None) => {
+                if !protocol.ends_with('6') {
+                    problems.push(format!("{path}: missing; {protocol} sockets not listed"));
+                }
+                first_missing.get_or_insert(path);
+            }
+            Err(err) => problems.push(format!("{err}; {protocol} sockets not listed")),
+        }
+    }
+    if !found_any && let Some(path) = first_missing {
+        return Err(CollectError::Read(crate::root::ReadError {
+            path: path.to_owned(),
+            source: io::Error::new(io::ErrorKind::NotFound, "no socket table under /proc/net"),
+        }));
+    }
+
+    let wanted: HashSet<u64> = raw.iter().map(|s| s.inode).filter(|&i| i != 0).collect();
+    let walk = find_owners(root, &wanted)?;
+    let mut names: HashMap<u32, Option<String>> = HashMap::new();
+    let mut sockets: Vec<(RawSocket, Option<u32>)> = raw
+        .into_iter()
+        .map(|s| {
+            let pid = walk.owners.get(&s.inode).copied();
+            (s, pid)
+        })
+        .collect();
+    sockets.sort_by(|(a, pa), (b, pb)| {
+        (a.protocol, a.port, a.address, pa.is_none(), pa).cmp(&(
+            b.protocol,
+            b.port,
+            b.address,
+            pb.is_none(),
+            pb,
+        ))
+    });
+    sockets.dedup_by(|(a, _), (b, _)| {
+        (a.protocol, a.port, a.address) == (b.protocol, b.port, b.address)
+    });
+    let unowned = sockets.iter().filter(|(_, pid)| pid.is_none()).count();
+    if let Some(problem) = owner_problem(unowned, sockets.len(), walk.denied) {
+        problems.push(problem);
+    }
+    let sockets = sockets
+        .into_iter()
+        .map(|(s, pid)| ListeningSocket {
+            protocol: s.protocol.to_owned(),
+            address: s.address.to_string(),
+            port: s.port,
+            process: pid.and_then(|pid| {
+                names
+                    .entry(pid)
+                    .or_insert_with(|| root.read_attr(&format!("/proc/{pid}/comm")).ok().flatten())
+                    .clone()
+            }),
+            pid,
+        })
+        .collect();
+    Ok((sockets, problems))
+}
+
+/// The problem to report when sockets lack an owner because descriptors of `denied`
+/// processes could not be read.
+pub fn owner_problem(unowned: usize, total: usize, denied: usize) -> Option<String> {
+    (unowned > 0 && denied > 0).then(|| {
+        format!(
+            "{unowned} of {total} listening sockets have no owning process: /proc/<pid>/fd \
+             of {denied} process(es) could not be read (permission denied: reading other \
+             users' descriptors needs root with ptrace access)"
+        )
+    })
+}
+
+/// Parses one socket table, keeping listening sockets only. Malformed lines are
+/// named in `problems` and skipped.
+pub fn parse_table(
+    text: &str,
+    protocol: &'static str,
+    path: &str,
+    problems: &mut Vec<String>,
+) -> Vec<RawSocket> {
+    let mut sockets = Vec::new();
+    let mut lines = text.lines().enumerate();
+    match lines.next() {
+        Some((_, header)) if header.contains("local_address") => {}
+        Some(_) => {
+            problems.push(format!(
+                "{path}: no table header; {protocol} sockets not listed"
+            ));
+            return sockets;
+        }
+        None => return sockets,
+    }
+    let tcp = protocol.starts_with("tcp");
+    for (index, line) in lines {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match parse_line(line, tcp) {
+            Ok(Some((address, port, inode))) => sockets.push(RawSocket {
+                protocol,
+                address,
+                port,
+                inode,
+            }),
+            Ok(None) => {}
+            Err(what) => problems.push(format!("{path}: line {}: {what}", index + 1)),
+        }
+    }
+    sockets
+}
+
+/// One table line: `Ok(None)` when the socket is not listening.
+fn parse_line(line: &str, tcp: bool) -> Result<Option<(IpAddr, u16, u64)>, String> {
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    if fields.len() < 10 || !fields[0].ends_with(':') {
+        return Err(format!(
+            "expected at least 10 fields, found {}",
+            fields.len()
+        ));
+    }
+    let (local, port) = parse_endpoint(fields[1])?;
+    let state = fields[3];
+    if state.len() != 2 || u8::from_str_radix(state, 16).is_err() {
+        return Err(format!("bad state {state:?}"));
+    }
+    let inode = fields[9]
+        .parse::<u64>()
+        .map_err(|_| format!("bad inode {:?}", fields[9]))?;
+    let listening = if tcp {
+        state == TCP_LISTEN
+    } else {
+        let (remote, remote_port) = parse_endpoint(fields[2])?;
+        state == UDP_UNCONNECTED && remote.is_unspecified() && remote_port == 0
+    };
+    Ok(listening.then_some((local, port, inode)))
+}
+
+/// Decodes `ADDRESS:PORT` as the kernel prints it: the address is the raw bytes of the
+/// socket address, printed as 32-bit words in the host's byte order (`%08X` per word:
+/// `0100007F` is 127.0.0.1 on a little-endian host); the port is big-endian hex.
+pub fn parse_endpoint(field: &str) -> Result<(IpAddr, u16), String> {
+    let bad = || format!("bad address {field:?}");
+    let (address, port) = field.split_once(':').ok_or_else(bad)?;
+    let port = u16::from_str_radix(port, 16).map_err(|_| bad())?;
+    let word = |hex: &str| u32::from_str_radix(hex, 16).map(u32::to_ne_bytes);
+    let address = match address.len() {
+        8 => IpAddr::V4(Ipv4Addr::from(word(address).map_err(|_| bad())?)),
+        32 => {
+            let mut octets = [0u8; 16];
+            for (i, chunk) in octets.chunks_exact_mut(4).enumerate() {
+                let hex = address.get(i * 8..i * 8 + 8).ok_or_else(bad)?;
+                chunk.copy_from_slice(&word(hex).map_err(|_| bad())?);
+            }
+            IpAddr::V6(Ipv6Addr::from(octets))
+        }
+        _ => return Err(bad()),
+    };
+    Ok((address, port))
+}
+
+/// What the walk of `/proc` found.
+#[derive(Debug, Default)]
+pub struct OwnerWalk {
+    /// Socket inode → lowest pid holding it.
+    pub owners: HashMap<u64, u32>,
+    /// Processes whose descriptors could not be read (permission denied).
+    pub denied: usize,
+}
+
+/// Finds the lowest pid holding each socket inode in `wanted`, walking `/proc/<pid>/fd`
+/// in ascending pid order and stopping once all are found. Processes that vanish
+/// mid-walk are skipped; those whose descriptors are not readable are counted.
+pub fn find_owners(root: &SysRoot, wanted: &HashSet<u64>) -> Result<OwnerWalk, CollectError> {
+    let mut walk = OwnerWalk::default();
+    if wanted.is_empty() {
+        return Ok(walk);
+    }
+    let mut pids: Vec<u32> = root
+        .read_dir("/proc")?
+        .iter()
+        .filter_map(|name| name.parse::<u32>().ok())
+        .collect();
+    pids.sort_unstable();
+    for pid in pids {
+        let fd_dir = format!("/proc/{pid}/fd");
+        let fds = match root.read_dir(&fd_dir) {
+            Ok(fds) => fds,
+            Err(err) => {
+                if err.source.kind() == io::ErrorKind::PermissionDenied {
+                    walk.denied += 1;
+                }
+                continue;
+            }
+        };
+        for fd in fds {
+            let target = match root.read_link(&format!("{fd_dir}/{fd}")) {
+                Ok(target) => target,
+                Err(err) if err.source.kind() == io::ErrorKind::PermissionDenied => {
+                    walk.denied += 1;
+                    break;
+                }
+                Err(_) => continue,
+            };
+            if let Some(inode) = socket_inode(target.as_os_str().as_encoded_bytes())
+                && wanted.contains(&inode)
+            {
+                walk.owners.entry(inode).or_insert(pid);
+            }
+        }
+        if walk.owners.len() == wanted.len() {
+            break;
+        }
+    }
+    Ok(walk)
+}
+
+/// The inode of a descriptor link target `socket:[INODE]`.
+fn socket_inode(target: &[u8]) -> Option<u64> {
+    let rest = target.strip_prefix(b"socket:[")?.strip_suffix(b"]")?;
+    std::str::from_utf8(rest).ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{
+        DEBIAN_VM, DELL, broken_copy, ctx, ctx_at, remove, truncate_half, write,
+    };
+
+    fn listening(c: &Context) -> (Vec<ListeningSocket>, Vec<String>) {
+        let collected = ListeningCollector.collect(c).unwrap();
+        match collected.section {
+            Section::Listening(l) => (l, collected.problems),
+            other => panic!("wrong section {other:?}"),
+        }
+    }
+
+    fn sock(
+        protocol: &str,
+        address: &str,
+        port: u16,
+        owner: Option<(u32, &str)>,
+    ) -> ListeningSocket {
+        ListeningSocket {
+            protocol: protocol.into(),
+            address: address.into(),
+            port,
+            pid: owner.map(|o| o.0),
+            process: owner.map(|o| o.1.to_owned()),
+        }
+    }
+
+    #[test]
+    fn dell_listening_sockets_with_owners() {
+        let (got, problems) = listening(&ctx(DELL));
+        assert_eq!(problems, Vec::<String>::new());
+        assert_eq!(
+            got,
+            vec![
+                sock("tcp", "0.0.0.0", 22, Some((1123, "sshd"))),
+                sock("tcp", "10.20.1.15", 5432, Some((1402, "postgres"))),
+                sock("tcp", "127.0.0.1", 5432, Some((1402, "postgres"))),
+                sock("tcp6", "::", 22, Some((1123, "sshd"))),
+                sock("udp", "127.0.0.1", 323, Some((987, "chronyd"))),
+            ]
+        );
+    }
+
+    #[test]
+    fn debian_shared_nginx_sockets_are_reported_once_with_the_lowest_pid() {
+        let (got, problems) = listening(&ctx(DEBIAN_VM));
+        assert_eq!(problems, Vec::<String>::new());
+        assert_eq!(
+            got,
+            vec![
+                sock("tcp", "0.0.0.0", 22, Some((612, "sshd"))),
+                sock("tcp", "0.0.0.0", 80, Some((701, "nginx"))),
+                sock("tcp", "0.0.0.0", 443, Some((701, "nginx"))),
+                sock("udp", "127.0.0.53", 53, Some((433, "systemd-resolve"))),
+            ]
+        );
+    }
+
+    #[test]
+    fn addresses_decode_v4_v6_and_v4_mapped() {
+        let v4 = |s: &str| parse_endpoint(s).unwrap();
+        assert_eq!(v4("0100007F:0016"), ("127.0.0.1".parse().unwrap(), 22));
+        assert_eq!(v4("0F01140A:1538"), ("10.20.1.15".parse().unwrap(), 5432));
+        assert_eq!(
+            v4("00000000000000000000000001000000:0035"),
+            ("::1".parse().unwrap(), 53)
+        );
+        assert_eq!(
+            v4("0000000000000000FFFF00000100007F:1F90"),
+            ("::ffff:127.0.0.1".parse().unwrap(), 8080)
+        );
+        assert_eq!(
+            v4("000080FE00000000FF0054501A8C8EFE:0016").0.to_string(),
+            "fe80::5054:ff:fe8e:8c1a"
+        );
+        assert!(parse_endpoint("0100007F").is_err());
+        assert!(parse_endpoint("0100007G:0016").is_err());
+        assert!(parse_endpoint("01007F:0016").is_err());
+        assert!(parse_endpoint("0100007F:10000").is_err());
+    }
+
+    #[test]
+    fn connected_udp_and_non_listening_tcp_are_left_out() {
+        let mut problems = Vec::new();
+        let text = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n\
+             1: 0100007F:0143 00000000:0000 07 00000000:00000000 00:00000000 00000000   992        0 24567 2 ffff9a3c4a7e1c00 0\n\
+             2: 0F01140A:8A1C 0A00140A:007B 01 00000000:00000000 00:00000000 00000000   992        0 24590 2 ffff9a3c4a7e1800 0\n\
+             3: 0F01140A:8A1D 0A00140A:0000 07 00000000:00000000 00:00000000 00000000   992        0 24591 2 ffff9a3c4a7e1400 0\n";
+        let udp = parse_table(text, "udp", "/proc/net/udp", &mut problems);
+        assert_eq!(udp.len(), 1);
+        assert_eq!(udp[0].port, 323);
+        let tcp = parse_table(text, "tcp", "/proc/net/tcp", &mut problems);
+        assert!(tcp.is_empty());
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[test]
+    fn missing_owner_is_a_problem_only_when_descriptors_were_unreadable() {
+        assert_eq!(owner_problem(0, 5, 3), None);
+        assert_eq!(owner_problem(2, 5, 0), None);
+        let p = owner_problem(2, 5, 3).unwrap();
+        assert!(
+            p.starts_with("2 of 5 listening sockets have no owning process"),
+            "{p}"
+        );
+        assert!(p.contains("of 3 process(es) could not be read"), "{p}");
+    }
+
+    #[test]
+    fn a_vanished_process_leaves_its_socket_without_owner_and_no_problem() {
+        let dir = broken_copy(DELL);
+        remove(dir.path(), "/proc/1402");
+        let (got, problems) = listening(&ctx_at(dir.path()));
+        assert_eq!(problems, Vec::<String>::new());
+        assert_eq!(got[1], sock("tcp", "10.20.1.15", 5432, None));
+        assert_eq!(got[0], sock("tcp", "0.0.0.0", 22, Some((1123, "sshd"))));
+    }
+
+    #[test]
+    fn unreadable_comm_keeps_the_pid() {
+        let dir = broken_copy(DEBIAN_VM);
+        remove(dir.path(), "/proc/612/comm");
+        let (got, _) = listening(&ctx_at(dir.path()));
+        let sshd = ListeningSocket {
+            pid: Some(612),
+            ..sock("tcp", "0.0.0.0", 22, None)
+        };
+        assert_eq!(got[0], sshd);
+    }
+
+    #[test]
+    fn truncated_and_garbage_tables_name_the_file_and_keep_the_rest() {
+        let dir = broken_copy(DELL);
+        write(dir.path(), "/proc/net/tcp6", b"\x00\x01garbage\n");
+        truncate_half(dir.path(), "/proc/net/tcp");
+        let (got, problems) = listening(&ctx_at(dir.path()));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("/proc/net/tcp6: no table header")),
+            "{problems:?}"
+        );
+        assert!(
+            problems.iter().all(|p| p.starts_with("/proc/net/tcp")),
+            "{problems:?}"
+        );
+        assert!(got.iter().any(|s| s.protocol == "udp" && s.port == 323));
+        assert!(!got.iter().any(|s| s.protocol == "tcp6"));
+        assert!(got.iter().filter(|s| s.protocol == "tcp").count() < 3);
+    }
+
+    #[test]
+    fn missing_tables() {
+        let dir = broken_copy(DEBIAN_VM);
+        remove(dir.path(), "/proc/net/tcp6");
+        remove(dir.path(), "/proc/net/udp6");
+        let (got, problems) = listening(&ctx_at(dir.path()));
+        assert_eq!(problems, Vec::<String>::new(), "IPv6 disabled is normal");
+        assert_eq!(got.len(), 4);
+        remove(dir.path(), "/proc/net/udp");
+        let (_, problems) = listening(&ctx_at(dir.path()));
+        assert_eq!(
+            problems,
+            vec!["/proc/net/udp: missing; udp sockets not listed"]
+        );
+        remove(dir.path(), "/proc/net/tcp");
+        let err = ListeningCollector.collect(&ctx_at(dir.path())).unwrap_err();
+        assert!(err.to_string().starts_with("/proc/net/tcp: "), "{err}");
+    }
+
+    fn live() -> Option<Context> {
+        std::path::Path::new("/proc/net/tcp").exists().then(|| {
+            Context::new(
+                SysRoot::default(),
+                std::sync::Arc::new(crate::config::AgentConfig::default()),
+            )
+        })
+    }
+
+    /// The name the kernel gives this process (`comm`): the executable's file name cut
+    /// to 15 bytes — computed without reading `/proc`.
+    fn own_comm() -> String {
+        let exe = std::env::current_exe().unwrap();
+        let name = exe.file_name().unwrap().to_string_lossy().into_owned();
+        name.chars().take(15).collect()
+    }
+
+    #[test]
+    fn live_finds_a_tcp_listener_of_this_process() {
+        let Some(live) = live() else { return };
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (got, _) = listening(&live);
+        let mine = got
+            .iter()
+            .find(|s| s.protocol == "tcp" && s.port == port)
+            .unwrap_or_else(|| panic!("port {port} not in {got:?}"));
+        assert_eq!(mine.address, "127.0.0.1");
+        assert_eq!(mine.pid, Some(std::process::id()));
+        assert_eq!(mine.process, Some(own_comm()));
+        drop(listener);
+    }
+
+    #[test]
+    fn live_finds_udp_and_ipv6_listeners_of_this_process() {
+        let Some(live) = live() else { return };
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let udp_port = udp.local_addr().unwrap().port();
+        let tcp6 = std::net::TcpListener::bind("[::1]:0").ok();
+        let (got, _) = listening(&live);
+        let mine = got
+            .iter()
+            .find(|s| s.protocol == "udp" && s.port == udp_port)
+            .unwrap_or_else(|| panic!("udp port {udp_port} not in {got:?}"));
+        assert_eq!(
+            (mine.address.as_str(), mine.pid),
+            ("127.0.0.1", Some(std::process::id()))
+        );
+        if let Some(tcp6) = tcp6 {
+            let port = tcp6.local_addr().unwrap().port();
+            let mine = got
+                .iter()
+                .find(|s| s.protocol == "tcp6" && s.port == port)
+                .unwrap_or_else(|| panic!("tcp6 port {port} not in {got:?}"));
+            assert_eq!(
+                (mine.address.as_str(), mine.pid),
+                ("::1", Some(std::process::id()))
+            );
+        }
     }
 }
