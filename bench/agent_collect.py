@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Footprint of one `estate-agent collect`: peak RSS and CPU time, over N runs.
 
+Needs GNU time (`apt-get install time`).
+
 Usage: bench/agent_collect.py [--runs N] [--binary PATH] [--burst-ms MS]
 
 Builds nothing: run `cargo build --release -p estate-agent` first. Each run is a fresh
@@ -10,27 +12,34 @@ Prints a Markdown table row per statistic, ready for docs/benchmarks.md.
 """
 import argparse
 import os
-import statistics
+import resource
 import subprocess
+import statistics
 import sys
 import tempfile
 import time
 
 
 def run_once(binary, burst_ms, config):
-    start = time.monotonic()
-    proc = subprocess.Popen(
-        [binary, "collect", "--config", config, "--burst-ms", str(burst_ms)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.monotonic() - start
-    if status != 0:
-        sys.exit(f"collect failed with status {status}")
-    cpu_ms = (usage.ru_utime + usage.ru_stime) * 1000.0
-    return usage.ru_maxrss / 1024.0, cpu_ms, wall * 1000.0, len(out)
+    # Peak RSS comes from GNU time, a small C parent: Linux carries a parent's peak RSS
+    # at fork/vfork time into the child's ru_maxrss, so a Python parent would charge its
+    # own ~15 MiB to the agent. CPU comes from this process's RUSAGE_CHILDREN deltas
+    # (microsecond resolution; GNU time prints only centiseconds).
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as rss_file:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.monotonic()
+        proc = subprocess.run(
+            ["/usr/bin/time", "-f", "%M", "-o", rss_file.name,
+             binary, "collect", "--config", config, "--burst-ms", str(burst_ms)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            check=True,
+        )
+        wall = time.monotonic() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        rss_kib = int(rss_file.read().split()[-1])
+    cpu_ms = ((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)) * 1000.0
+    return rss_kib / 1024.0, cpu_ms, wall * 1000.0, len(proc.stdout)
 
 
 def main():

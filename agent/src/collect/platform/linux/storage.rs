@@ -16,7 +16,7 @@ use estate_protocol::{Disk, DiskKind};
 use crate::collect::{CollectError, Collected, Collector, Context, Section};
 use crate::root::SysRoot;
 
-pub use filesystems::{FilesystemsCollector, PSEUDO_FS_TYPES, is_pseudo_fs};
+pub use filesystems::{FilesystemsCollector, PSEUDO_FS_TYPES, is_pseudo_fs, parse_mountinfo_line};
 
 /// Where the kernel lists whole block devices.
 const SYS_BLOCK: &str = "/sys/block";

@@ -8,6 +8,7 @@
 
 use estate_protocol::{DiskEncryption, Known};
 
+use crate::collect::platform::storage::parse_mountinfo_line;
 use crate::root::SysRoot;
 
 /// The mount table.
@@ -15,57 +16,19 @@ pub const MOUNTINFO: &str = "/proc/self/mountinfo";
 /// How deep the device stack is followed (dm over dm over ...).
 const MAX_DEPTH: usize = 8;
 
-/// One mount: (mount point, device number `MAJ:MIN`, source).
+/// One mount: (mount point, device number `MAJ:MIN`, source), parsed by the
+/// filesystems collector's mountinfo parser.
 fn mounts(text: &str) -> Result<Vec<(String, String, String)>, String> {
     let mut out = Vec::new();
     for (index, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let fields: Vec<&str> = line.split(' ').collect();
-        let sep = fields.iter().position(|f| *f == "-");
-        match (sep, fields.get(2), fields.get(4)) {
-            (Some(sep), Some(dev), Some(point)) if sep >= 6 && fields.len() > sep + 2 => {
-                out.push((
-                    unescape(point),
-                    (*dev).to_owned(),
-                    unescape(fields[sep + 2]),
-                ));
-            }
-            _ => {
-                return Err(format!(
-                    "{MOUNTINFO}:{}: not a mountinfo line: `{line}`",
-                    index + 1
-                ));
-            }
-        }
+        let mount = parse_mountinfo_line(line)
+            .ok_or_else(|| format!("{MOUNTINFO}:{}: not a mountinfo line: `{line}`", index + 1))?;
+        out.push((mount.mount_point, mount.dev, mount.source));
     }
     Ok(out)
-}
-
-/// Undoes the kernel's octal escapes (`\040` for a space).
-fn unescape(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\'
-            && i + 4 <= bytes.len()
-            && bytes[i + 1..i + 4]
-                .iter()
-                .all(|b| (b'0'..=b'7').contains(b))
-        {
-            let n = bytes[i + 1..i + 4]
-                .iter()
-                .fold(0u32, |acc, b| acc * 8 + u32::from(b - b'0'));
-            out.push(u8::try_from(n).unwrap_or(b'?'));
-            i += 4;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Whether a mount source is a block device this check is about.
