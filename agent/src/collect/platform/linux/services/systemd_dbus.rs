@@ -397,12 +397,22 @@ mod tests {
             ),
         )
         .unwrap();
-        let mut child = std::process::Command::new(daemon)
-            .arg(format!("--config-file={}", config.display()))
-            .arg("--nofork")
-            .arg("--nopidfile")
-            .spawn()
-            .unwrap();
+        /// Kills the bus daemon however the test ends, so no process outlives it.
+        struct KillOnDrop(std::process::Child);
+        impl Drop for KillOnDrop {
+            fn drop(&mut self) {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+        let child = KillOnDrop(
+            std::process::Command::new(daemon)
+                .arg(format!("--config-file={}", config.display()))
+                .arg("--nofork")
+                .arg("--nopidfile")
+                .spawn()
+                .unwrap(),
+        );
         let started = std::time::Instant::now();
         while !socket.exists() && started.elapsed() < Duration::from_secs(5) {
             std::thread::sleep(Duration::from_millis(20));
@@ -422,8 +432,7 @@ mod tests {
             super::super::ServicesCollector.collect(&crate::testutil::ctx_at(dir.path()))
         };
         drop(server);
-        let _ = child.kill();
-        let _ = child.wait();
+        drop(child);
         let (units, files) = answer.unwrap();
         let mapped = map_units(units, &files);
         let collected = collected.unwrap();
