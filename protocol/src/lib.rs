@@ -14,11 +14,13 @@
 //!   failed, its section is absent and [`Report::collector_errors`] says why.
 #![deny(missing_docs)]
 
+mod api;
 mod inventory;
 mod power;
 mod probe;
 mod utilisation;
 
+pub use api::*;
 pub use inventory::*;
 pub use power::*;
 pub use probe::*;
