@@ -1,0 +1,408 @@
+//! The HTTP API: routes, shared state, and the mapping of domain errors to statuses and
+//! JSON error bodies (`{error_code, message}`).
+//!
+//! Handlers extract, call the domain ([`crate::ingest`], [`crate::auth`], the
+//! [`Store`]) and map errors; they compute nothing. Internal detail goes to the log, not
+//! to the client.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::Utc;
+use estate_protocol::{
+    ApiError, ENROL_PATH, EnrolRequest, EnrolResponse, IngestResponse, REPORTS_PATH,
+};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde::Serialize;
+
+use crate::auth;
+use crate::ingest::{self, IngestError, MAX_HOST_ID_BYTES, MAX_HOSTNAME_BYTES};
+use crate::metrics::Metrics;
+use crate::store::{IngestOutcome, Store, StoreError};
+
+/// Largest enrolment request body.
+pub const ENROL_BODY_LIMIT_BYTES: u64 = 64 * 1024;
+/// Seconds a client is asked to wait when the writer queue is full.
+pub const RETRY_AFTER_BUSY_SECS: u64 = 1;
+/// Seconds a client is asked to wait when the store is unavailable.
+pub const RETRY_AFTER_UNAVAILABLE_SECS: u64 = 5;
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The enrolment token; enrolment is off when `None`.
+    pub enrolment_token: Option<Arc<str>>,
+    /// The read API's token; the read API is open when `None`.
+    pub read_token: Option<Arc<str>>,
+    /// Largest body, and largest decompressed report.
+    pub body_limit_bytes: u64,
+    /// How far in the future `collected_at` may be.
+    pub max_clock_skew: Duration,
+    /// The collector's metrics (recorded always, served when `metrics_enabled`).
+    pub metrics: Metrics,
+    /// Whether `/metrics` is served.
+    pub metrics_enabled: bool,
+}
+
+/// The router of the whole API.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route(ENROL_PATH, post(enrol))
+        .route(REPORTS_PATH, post(ingest_report))
+        .route("/api/v1/hosts", get(list_hosts))
+        .route("/api/v1/hosts/{host_id}", get(get_host))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+/// An error answer: status, stable code, message, and an optional `Retry-After`.
+#[derive(Debug)]
+pub struct HttpError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    retry_after_secs: Option<u64>,
+}
+
+impl HttpError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        HttpError {
+            status,
+            code,
+            message: message.into(),
+            retry_after_secs: None,
+        }
+    }
+
+    fn unauthenticated(message: &str) -> Self {
+        HttpError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let body = ApiError {
+            error_code: self.code.to_owned(),
+            message: self.message,
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<IngestError> for HttpError {
+    fn from(err: IngestError) -> Self {
+        let status = match &err {
+            IngestError::UnsupportedMediaType(_) | IngestError::UnsupportedEncoding(_) => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
+            IngestError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            IngestError::BadGzip(_) | IngestError::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            IngestError::SchemaVersion(_)
+            | IngestError::InvalidReport(_)
+            | IngestError::TimestampOutOfRange(_)
+            | IngestError::InventoryHashMismatch(_)
+            | IngestError::FieldTooLarge(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        HttpError::new(status, err.code(), err.to_string())
+    }
+}
+
+impl From<StoreError> for HttpError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Busy => HttpError {
+                retry_after_secs: Some(RETRY_AFTER_BUSY_SECS),
+                ..HttpError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "overloaded",
+                    "the collector is busy; retry later",
+                )
+            },
+            other => {
+                tracing::error!(error = %other, "store failed");
+                HttpError {
+                    retry_after_secs: Some(RETRY_AFTER_UNAVAILABLE_SECS),
+                    ..HttpError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "store_unavailable",
+                        "the store is unavailable; retry later",
+                    )
+                }
+            }
+        }
+    }
+}
+
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Reads a body of at most `limit` bytes (413 past it, without reading further).
+async fn read_body(headers: &HeaderMap, body: Body, limit: u64) -> Result<Bytes, HttpError> {
+    let too_large = || HttpError::from(IngestError::PayloadTooLarge { limit });
+    let declared = header_str(headers, header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(too_large());
+    }
+    let limited = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
+    match limited.collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Err(err) => Err(HttpError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("could not read the body: {err}"),
+        )),
+    }
+}
+
+async fn healthz() -> impl IntoResponse {
+    axum::Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, HttpError> {
+    state.store.ping().await?;
+    Ok(axum::Json(serde_json::json!({"status": "ready"})))
+}
+
+async fn not_found() -> HttpError {
+    HttpError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}
+
+async fn method_not_allowed() -> HttpError {
+    HttpError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not accept that method",
+    )
+}
+
+async fn enrol(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<impl IntoResponse, HttpError> {
+    let Some(expected) = &state.enrolment_token else {
+        return Err(HttpError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "enrolment is not enabled on this collector",
+        ));
+    };
+    let presented = auth::bearer(header_str(&headers, header::AUTHORIZATION))
+        .ok_or_else(|| HttpError::unauthenticated("an enrolment token is required"))?;
+    if !auth::same_secret(presented, expected) {
+        return Err(HttpError::unauthenticated(
+            "the enrolment token is not valid",
+        ));
+    }
+    ingest::check_content_type(header_str(&headers, header::CONTENT_TYPE))?;
+    let bytes = read_body(&headers, body, ENROL_BODY_LIMIT_BYTES).await?;
+    let request: EnrolRequest = serde_json::from_slice(&bytes).map_err(|e| {
+        if e.is_data() {
+            HttpError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                e.to_string(),
+            )
+        } else {
+            IngestError::MalformedJson(e.to_string()).into()
+        }
+    })?;
+    let host_id = request.host_id.trim().to_owned();
+    if host_id.is_empty() || host_id.len() > MAX_HOST_ID_BYTES {
+        return Err(HttpError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            format!("host_id must be 1 to {MAX_HOST_ID_BYTES} bytes"),
+        ));
+    }
+    if request.hostname.len() > MAX_HOSTNAME_BYTES {
+        return Err(IngestError::FieldTooLarge(format!(
+            "hostname is longer than {MAX_HOSTNAME_BYTES} bytes"
+        ))
+        .into());
+    }
+    let token = auth::new_token().map_err(|e| {
+        tracing::error!(error = %e, "cannot generate a token");
+        HttpError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "cannot generate a token",
+        )
+    })?;
+    state
+        .store
+        .enrol(host_id.clone(), request.hostname, auth::hash_token(&token))
+        .await?;
+    tracing::info!(host = %host_id, "host enrolled");
+    Ok(axum::Json(EnrolResponse {
+        host_id,
+        agent_token: token,
+    }))
+}
+
+async fn ingest_report(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<impl IntoResponse, HttpError> {
+    let started = std::time::Instant::now();
+    let result = ingest_checked(&state, &headers, body).await;
+    let outcome = match &result {
+        Ok(ack) if ack.duplicate => "duplicate",
+        Ok(_) => "stored",
+        Err(err) => err.code,
+    };
+    state.metrics.observe_ingest(outcome, started.elapsed());
+    result.map(axum::Json)
+}
+
+async fn ingest_checked(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<IngestResponse, HttpError> {
+    let token = auth::bearer(header_str(headers, header::AUTHORIZATION))
+        .ok_or_else(|| HttpError::unauthenticated("an agent token is required"))?;
+    let token_host = state
+        .store
+        .token_host(auth::hash_token(token))
+        .await?
+        .ok_or_else(|| HttpError::unauthenticated("the agent token is not valid"))?;
+    let result = async {
+        ingest::check_content_type(header_str(headers, header::CONTENT_TYPE))?;
+        let limit = state.body_limit_bytes;
+        let bytes = read_body(headers, body, limit).await?;
+        let encoding = header_str(headers, header::CONTENT_ENCODING).map(str::to_owned);
+        // Decompressing and parsing up to `limit` bytes is CPU work: keep it off the
+        // async workers.
+        let (decoded, report) = tokio::task::spawn_blocking(move || {
+            let decoded = ingest::decode_body(bytes.to_vec(), encoding.as_deref(), limit)?;
+            let report = ingest::parse_report(&decoded)?;
+            Ok::<_, IngestError>((decoded, report))
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "report parsing task failed");
+            HttpError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the report could not be processed",
+            )
+        })??;
+        if report.host_id != token_host {
+            return Err(HttpError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this token belongs to another host",
+            ));
+        }
+        let now = Utc::now();
+        ingest::validate(&report, now, state.max_clock_skew)?;
+        let raw =
+            String::from_utf8(decoded).map_err(|e| IngestError::MalformedJson(e.to_string()))?;
+        let new = ingest::to_new_report(&report, raw, now)?;
+        let outcome = state.store.ingest(new).await?;
+        Ok(IngestResponse {
+            report_id: report.report_id,
+            duplicate: outcome == IngestOutcome::Duplicate,
+        })
+    }
+    .await;
+    if let Err(err) = &result {
+        tracing::warn!(host = %token_host, error_code = err.code, error = %err.message, "report rejected");
+    }
+    result
+}
+
+async fn metrics(State(state): State<AppState>) -> Result<Response, HttpError> {
+    if !state.metrics_enabled {
+        return Err(not_found().await);
+    }
+    let hosts = state
+        .store
+        .host_states(Metrics::stale_before(Utc::now()))
+        .await?;
+    state.metrics.refresh(hosts, state.store.transactions());
+    let text = state.metrics.encode().map_err(|e| {
+        tracing::error!(error = %e, "cannot encode metrics");
+        HttpError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "cannot encode metrics",
+        )
+    })?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        text,
+    )
+        .into_response())
+}
+
+fn check_read_token(state: &AppState, headers: &HeaderMap) -> Result<(), HttpError> {
+    let Some(expected) = &state.read_token else {
+        return Ok(());
+    };
+    match auth::bearer(header_str(headers, header::AUTHORIZATION)) {
+        Some(presented) if auth::same_secret(presented, expected) => Ok(()),
+        Some(_) => Err(HttpError::unauthenticated("the read token is not valid")),
+        None => Err(HttpError::unauthenticated("a read token is required")),
+    }
+}
+
+#[derive(Serialize)]
+struct HostList {
+    hosts: Vec<crate::store::HostRecord>,
+}
+
+async fn list_hosts(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, HttpError> {
+    check_read_token(&state, &headers)?;
+    let hosts = state.store.hosts().await?;
+    Ok(axum::Json(HostList { hosts }))
+}
+
+async fn get_host(
+    State(state): State<AppState>,
+    Path(host_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, HttpError> {
+    check_read_token(&state, &headers)?;
+    match state.store.host(host_id.clone()).await? {
+        Some(host) => Ok(axum::Json(host)),
+        None => Err(HttpError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no host `{host_id}`"),
+        )),
+    }
+}

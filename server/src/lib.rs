@@ -1,0 +1,184 @@
+//! Estate's collector (`estate-server`): the ingest API, enrolment, the store and the
+//! read API.
+//!
+//! This file builds the app from a validated [`config::ServerConfig`] so that `main.rs`
+//! only parses arguments, and tests can start a whole collector in-process on
+//! `127.0.0.1:0` with a temporary database ([`start`]).
+#![deny(missing_docs)]
+
+pub mod auth;
+pub mod config;
+pub mod http;
+pub mod ingest;
+pub mod metrics;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::{Backend, ServerConfig};
+use crate::http::AppState;
+use crate::store::{SqliteStore, Store, StoreError};
+
+/// How often raw-report retention runs.
+pub const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Why the collector could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The store could not be opened.
+    #[error("cannot open the store at {path}: {source}")]
+    Store {
+        /// The database.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: StoreError,
+    },
+    /// The PostgreSQL backend was asked for.
+    #[error("the PostgreSQL backend is not built yet; use storage.sqlite_path")]
+    PostgresNotBuilt,
+    /// A token file could not be used.
+    #[error(transparent)]
+    Auth(#[from] auth::AuthError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The metrics could not be set up.
+    #[error(transparent)]
+    Metrics(#[from] metrics::MetricsError),
+    /// The HTTP server failed.
+    #[error("the HTTP server failed: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// Opens the configured store, applying migrations.
+pub fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>, AppError> {
+    match &config.storage.backend {
+        Backend::Sqlite(path) => {
+            let store = SqliteStore::open(
+                path,
+                config.storage.write_queue_capacity,
+                config.storage.write_batch_max,
+            )
+            .map_err(|source| AppError::Store {
+                path: path.clone(),
+                source,
+            })?;
+            Ok(Arc::new(store))
+        }
+        Backend::Postgres(_) => Err(AppError::PostgresNotBuilt),
+    }
+}
+
+/// Builds the handlers' state: the store and the tokens read from their files.
+pub fn build_state(config: &ServerConfig, store: Arc<dyn Store>) -> Result<AppState, AppError> {
+    let read = |path: &Option<PathBuf>| -> Result<Option<Arc<str>>, AppError> {
+        Ok(match path {
+            Some(p) => Some(Arc::from(auth::read_token_file(p)?)),
+            None => None,
+        })
+    };
+    Ok(AppState {
+        store,
+        enrolment_token: read(&config.auth.enrolment_token_file)?,
+        read_token: read(&config.auth.read_token_file)?,
+        body_limit_bytes: config.body_limit_bytes,
+        max_clock_skew: config.max_clock_skew,
+        metrics: metrics::Metrics::new()?,
+        metrics_enabled: config.metrics.enabled,
+    })
+}
+
+/// A running collector.
+#[derive(Debug)]
+pub struct Server {
+    addr: SocketAddr,
+    store: Arc<dyn Store>,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Result<(), std::io::Error>>,
+    retention: JoinHandle<()>,
+}
+
+/// Opens the store, binds `config.listen` and serves until [`Server::shutdown`].
+pub async fn start(config: &ServerConfig) -> Result<Server, AppError> {
+    let store = open_store(config)?;
+    let state = build_state(config, Arc::clone(&store))?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| AppError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| AppError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let app = http::router(state);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                // Either a stop request or the Server being dropped ends serving.
+                let _ = stopped.await;
+            })
+            .await
+    });
+    let retention = tokio::spawn(retention_loop(
+        Arc::clone(&store),
+        config.retention.raw_reports,
+    ));
+    tracing::info!(%addr, "collector listening");
+    Ok(Server {
+        addr,
+        store,
+        stop,
+        task,
+        retention,
+    })
+}
+
+async fn retention_loop(store: Arc<dyn Store>, keep: Duration) {
+    let mut tick = tokio::time::interval(RETENTION_INTERVAL);
+    loop {
+        tick.tick().await;
+        let cutoff = chrono::Utc::now() - chrono::Duration::from_std(keep).unwrap_or_default();
+        match store.prune_raw_reports(cutoff).await {
+            Ok(n) => tracing::info!(deleted = n, "raw report retention ran"),
+            Err(e) => tracing::warn!(error = %e, "raw report retention failed"),
+        }
+    }
+}
+
+impl Server {
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The store the server writes to.
+    pub fn store(&self) -> Arc<dyn Store> {
+        Arc::clone(&self.store)
+    }
+
+    /// Stops accepting, finishes requests in flight and returns.
+    pub async fn shutdown(self) -> Result<(), AppError> {
+        let _ = self.stop.send(());
+        self.retention.abort();
+        match self.task.await {
+            Ok(result) => result.map_err(AppError::Serve),
+            Err(e) => Err(AppError::Serve(std::io::Error::other(e))),
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! `estate-server`: parses arguments and runs the collector built by the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use estate_server::config::ServerConfig;
+
+/// Estate's collector: receives agents' reports, stores them and serves the estate view.
+#[derive(Debug, Parser)]
+#[command(name = "estate-server", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the collector.
+    Serve {
+        /// The collector's config file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Validate a config file and exit (0 when valid).
+    CheckConfig {
+        /// The file to check.
+        file: PathBuf,
+    },
+    /// Manage per-host agent tokens.
+    Token {
+        /// The collector's config file (names the store).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenAction {
+    /// List hosts with a token.
+    List,
+    /// Revoke a host's token (it must enrol again).
+    Revoke {
+        /// The host id.
+        host: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("estate-server: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::CheckConfig { file } => match ServerConfig::load(&file) {
+            Ok(_) => {
+                println!("{}: ok", file.display());
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(err) => {
+                eprintln!("{err}");
+                Ok(ExitCode::from(2))
+            }
+        },
+        Command::Serve { config } => {
+            let config = match ServerConfig::load(&config) {
+                Ok(c) => c,
+                Err(err) => {
+                    eprintln!("{err}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            runtime.block_on(async {
+                let server = estate_server::start(&config).await?;
+                shutdown_signal().await;
+                tracing::info!("shutting down");
+                server.shutdown().await?;
+                anyhow::Ok(())
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token { config, action } => {
+            let config = match ServerConfig::load(&config) {
+                Ok(c) => c,
+                Err(err) => {
+                    eprintln!("{err}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            runtime.block_on(async {
+                let store = estate_server::open_store(&config)?;
+                match action {
+                    TokenAction::List => {
+                        for t in store.tokens().await? {
+                            println!(
+                                "{}\t{}\t{}\t{}",
+                                t.host_id,
+                                t.hostname,
+                                t.issued_at.to_rfc3339(),
+                                if t.revoked { "revoked" } else { "active" }
+                            );
+                        }
+                        anyhow::Ok(ExitCode::SUCCESS)
+                    }
+                    TokenAction::Revoke { host } => {
+                        if store.revoke(host.clone()).await? {
+                            println!("revoked the token of {host}");
+                            anyhow::Ok(ExitCode::SUCCESS)
+                        } else {
+                            eprintln!("{host} has no active token");
+                            anyhow::Ok(ExitCode::from(1))
+                        }
+                    }
+                }
+            })
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,276 @@
+//! The behaviour every [`Store`] backend must show, as one suite of checks that take any
+//! store. Backend tests call [`run_all`] with a fresh, empty store; a failed check panics
+//! with what it expected (this module is test support, so it asserts).
+//!
+//! This module owns the storage contract's executable form; it must not depend on a
+//! particular backend.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use uuid::Uuid;
+
+use super::{HostStates, IngestOutcome, NewReport, SeriesPoint, Store, StoreError};
+
+fn ok<T>(result: Result<T, StoreError>, what: &str) -> T {
+    match result {
+        Ok(v) => v,
+        Err(e) => panic!("{what}: {e}"),
+    }
+}
+
+/// A fixed instant used by the suite (2026-11-27T09:00:00Z) plus `minutes`.
+pub fn at(minutes: i64) -> DateTime<Utc> {
+    let base = Utc
+        .with_ymd_and_hms(2026, 11, 27, 9, 0, 0)
+        .single()
+        .unwrap_or_default();
+    base + Duration::minutes(minutes)
+}
+
+/// A report about `host_id` collected at `collected_at`, with an inventory whose hash is
+/// `inventory` when given.
+pub fn sample_report(
+    host_id: &str,
+    collected_at: DateTime<Utc>,
+    inventory: Option<&str>,
+) -> NewReport {
+    let mut labels = BTreeMap::new();
+    labels.insert("site".to_owned(), "county-hall".to_owned());
+    NewReport {
+        report_id: Uuid::new_v4(),
+        host_id: host_id.to_owned(),
+        hostname: format!("{host_id}-{}", collected_at.timestamp()),
+        labels,
+        collected_at,
+        received_at: collected_at,
+        inventory_json: inventory.map(|h| format!("{{\"marker\":\"{h}\"}}")),
+        inventory_hash: inventory.unwrap_or("h-latest").to_owned(),
+        point: SeriesPoint {
+            window_start: collected_at - Duration::minutes(5),
+            window_end: collected_at,
+            cpu_mean_ratio: Some(0.25),
+            cpu_p95_ratio: Some(0.5),
+            memory_mean_ratio: Some(0.6),
+            memory_p95_ratio: None,
+            power_watts: Some(60.0),
+            energy_joules: Some(18_000.0),
+            power_source: "measured".to_owned(),
+        },
+        raw_json: "{}".to_owned(),
+    }
+}
+
+/// Runs every check, each on its own hosts, against one empty store.
+pub async fn run_all(store: Arc<dyn Store>) {
+    ok(store.ping().await, "ping");
+    idempotent_by_report_id(store.as_ref()).await;
+    host_upsert_moves_forward_only(store.as_ref()).await;
+    inventory_kept_when_report_has_none(store.as_ref()).await;
+    series_rows_per_report(store.as_ref()).await;
+    tokens_are_bound_replaced_and_revoked(store.as_ref()).await;
+    retention_prunes_raw_reports_only(store.as_ref()).await;
+    host_states_split_at_the_cutoff(store.as_ref()).await;
+    concurrent_writes_are_grouped(Arc::clone(&store), 200).await;
+}
+
+/// A repeated `report_id` is acknowledged as a duplicate and stored once.
+pub async fn idempotent_by_report_id(store: &dyn Store) {
+    let before = ok(store.counts().await, "counts");
+    let report = sample_report("idem", at(0), Some("h1"));
+    assert_eq!(
+        ok(store.ingest(report.clone()).await, "first ingest"),
+        IngestOutcome::Stored
+    );
+    assert_eq!(
+        ok(store.ingest(report).await, "repeat ingest"),
+        IngestOutcome::Duplicate
+    );
+    let after = ok(store.counts().await, "counts");
+    assert_eq!(after.series, before.series + 1);
+    assert_eq!(after.raw_reports, before.raw_reports + 1);
+    assert_eq!(after.hosts, before.hosts + 1);
+}
+
+/// Name, labels and last-seen follow the newest report; a late old report moves only
+/// first-seen back.
+pub async fn host_upsert_moves_forward_only(store: &dyn Store) {
+    let newer = sample_report("upsert", at(10), None);
+    let mut older = sample_report("upsert", at(5), None);
+    older.labels.insert("role".to_owned(), "old".to_owned());
+    ok(store.ingest(newer.clone()).await, "newer");
+    ok(store.ingest(older).await, "older");
+    let host = ok(store.host("upsert".to_owned()).await, "host");
+    let Some(host) = host else {
+        panic!("host `upsert` missing after two reports")
+    };
+    assert_eq!(host.hostname, newer.hostname);
+    assert_eq!(host.labels, newer.labels);
+    assert_eq!(host.first_seen, at(5));
+    assert_eq!(host.last_seen, at(10));
+    assert_eq!(host.inventory, None);
+    assert_eq!(host.inventory_hash, None);
+    assert_eq!(host.reported_inventory_hash, "h-latest");
+}
+
+/// A report without inventory updates last-seen and the series and keeps the inventory.
+pub async fn inventory_kept_when_report_has_none(store: &dyn Store) {
+    ok(
+        store.ingest(sample_report("inv", at(0), Some("h1"))).await,
+        "with inventory",
+    );
+    ok(
+        store.ingest(sample_report("inv", at(5), None)).await,
+        "without inventory",
+    );
+    let host = ok(store.host("inv".to_owned()).await, "host");
+    let Some(host) = host else {
+        panic!("host `inv` missing")
+    };
+    assert_eq!(host.inventory_hash.as_deref(), Some("h1"));
+    assert_eq!(host.reported_inventory_hash, "h-latest");
+    assert_eq!(host.inventory_collected_at, Some(at(0)));
+    assert_eq!(host.last_seen, at(5));
+    assert_eq!(
+        host.inventory,
+        Some(serde_json::json!({"marker": "h1"})),
+        "inventory replaced by a report without one"
+    );
+    // An older inventory arriving late does not replace a newer one.
+    ok(
+        store.ingest(sample_report("inv", at(20), Some("h3"))).await,
+        "newest",
+    );
+    ok(
+        store.ingest(sample_report("inv", at(15), Some("h2"))).await,
+        "late",
+    );
+    let host = ok(store.host("inv".to_owned()).await, "host");
+    assert_eq!(host.and_then(|h| h.inventory_hash).as_deref(), Some("h3"));
+    let hosts = ok(store.hosts().await, "hosts");
+    let listed = hosts.iter().find(|h| h.host_id == "inv");
+    assert!(
+        listed.is_some_and(|h| h.inventory.is_none()),
+        "the host list carries no inventories"
+    );
+}
+
+/// Each stored report adds one series row, oldest first.
+pub async fn series_rows_per_report(store: &dyn Store) {
+    for minutes in [10, 0, 5] {
+        ok(
+            store
+                .ingest(sample_report("series", at(minutes), None))
+                .await,
+            "ingest",
+        );
+    }
+    let points = ok(store.series("series".to_owned()).await, "series");
+    let ends: Vec<_> = points.iter().map(|p| p.window_end).collect();
+    assert_eq!(ends, vec![at(0), at(5), at(10)]);
+    assert_eq!(points[0].power_watts, Some(60.0));
+    assert_eq!(points[0].memory_p95_ratio, None);
+    assert_eq!(points[0].power_source, "measured");
+    assert!(ok(store.series("nobody".to_owned()).await, "series").is_empty());
+}
+
+/// A token hash finds its host; re-enrolment replaces the old token; revocation ends it.
+pub async fn tokens_are_bound_replaced_and_revoked(store: &dyn Store) {
+    let enrol = |hash: &str| store.enrol("tok".to_owned(), "tok-1".to_owned(), hash.to_owned());
+    ok(enrol("hash-a").await, "enrol");
+    assert_eq!(
+        ok(store.token_host("hash-a".to_owned()).await, "lookup").as_deref(),
+        Some("tok")
+    );
+    ok(enrol("hash-b").await, "re-enrol");
+    assert_eq!(ok(store.token_host("hash-a".to_owned()).await, "old"), None);
+    assert_eq!(
+        ok(store.token_host("hash-b".to_owned()).await, "new").as_deref(),
+        Some("tok")
+    );
+    let listed = ok(store.tokens().await, "tokens");
+    assert!(listed.iter().any(|t| t.host_id == "tok" && !t.revoked));
+    assert!(ok(store.revoke("tok".to_owned()).await, "revoke"));
+    assert!(!ok(store.revoke("tok".to_owned()).await, "revoke again"));
+    assert!(!ok(
+        store.revoke("nobody".to_owned()).await,
+        "revoke unknown"
+    ));
+    assert_eq!(
+        ok(store.token_host("hash-b".to_owned()).await, "revoked"),
+        None
+    );
+}
+
+/// Retention deletes old raw reports but keeps series rows and idempotency.
+pub async fn retention_prunes_raw_reports_only(store: &dyn Store) {
+    let mut old = sample_report("prune", at(0), None);
+    old.received_at = at(-60 * 24 * 365);
+    ok(store.ingest(old.clone()).await, "ingest");
+    let before = ok(store.counts().await, "counts");
+    let pruned = ok(store.prune_raw_reports(at(-60)).await, "prune");
+    assert_eq!(pruned, 1);
+    let after = ok(store.counts().await, "counts");
+    assert_eq!(after.raw_reports, before.raw_reports - 1);
+    assert_eq!(after.series, before.series);
+    assert_eq!(
+        ok(store.ingest(old).await, "repeat after prune"),
+        IngestOutcome::Duplicate
+    );
+}
+
+/// Hosts are reporting when last seen at or after the cutoff, stale before it.
+pub async fn host_states_split_at_the_cutoff(store: &dyn Store) {
+    let far_future = at(60 * 24 * 365 * 100);
+    let before = ok(store.host_states(far_future).await, "states");
+    assert_eq!(before.reporting, 0);
+    ok(
+        store
+            .ingest(sample_report("state-a", far_future, None))
+            .await,
+        "a",
+    );
+    let after = ok(store.host_states(far_future).await, "states");
+    assert_eq!(
+        after,
+        HostStates {
+            reporting: 1,
+            stale: before.stale
+        }
+    );
+    let all = ok(store.counts().await, "counts");
+    let epoch = ok(store.host_states(at(-60 * 24 * 365 * 100)).await, "states");
+    assert_eq!(
+        epoch,
+        HostStates {
+            reporting: all.hosts,
+            stale: 0
+        }
+    );
+}
+
+/// Many concurrent writers are committed in far fewer transactions than writes.
+pub async fn concurrent_writes_are_grouped(store: Arc<dyn Store>, writers: usize) {
+    let before_tx = store.transactions();
+    let before = ok(store.counts().await, "counts");
+    let mut tasks = Vec::new();
+    for i in 0..writers {
+        let store = Arc::clone(&store);
+        let report = sample_report(&format!("many-{}", i % 50), at(i as i64), None);
+        tasks.push(tokio::spawn(async move { store.ingest(report).await }));
+    }
+    for task in tasks {
+        match task.await {
+            Ok(result) => assert_eq!(ok(result, "concurrent ingest"), IngestOutcome::Stored),
+            Err(e) => panic!("task failed: {e}"),
+        }
+    }
+    let transactions = store.transactions() - before_tx;
+    let after = ok(store.counts().await, "counts");
+    assert_eq!(after.series, before.series + writers as u64);
+    assert!(
+        transactions > 0 && (transactions as usize) <= writers / 2,
+        "{writers} writes took {transactions} transactions"
+    );
+}

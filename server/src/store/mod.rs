@@ -1,0 +1,193 @@
+//! The `Store` trait: everything the collector keeps, behind one seam, and the types that
+//! cross it. Backends live in submodules (`sqlite`; PostgreSQL later); [`conformance`] is
+//! the behaviour suite every backend must pass.
+//!
+//! This module owns the storage contract; it must not know about HTTP.
+
+pub mod conformance;
+pub mod sqlite;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+pub use sqlite::SqliteStore;
+
+/// A boxed future returned by [`Store`] methods (keeps the trait usable as `dyn Store`).
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// What went wrong in a store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The writer queue is full; try again later.
+    #[error("the writer queue is full")]
+    Busy,
+    /// The store is shut down or its writer died.
+    #[error("the store is not running")]
+    Closed,
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(String),
+    /// The migrations could not be applied.
+    #[error("migration {version} failed: {message}")]
+    Migration {
+        /// The migration's version.
+        version: i64,
+        /// Why.
+        message: String,
+    },
+}
+
+/// A report ready to store: the parts the store indexes, plus the raw JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewReport {
+    /// The report's id (idempotency key).
+    pub report_id: Uuid,
+    /// The host it is about.
+    pub host_id: String,
+    /// The host name at collection time.
+    pub hostname: String,
+    /// Labels from the agent.
+    pub labels: BTreeMap<String, String>,
+    /// When the agent assembled it.
+    pub collected_at: DateTime<Utc>,
+    /// When the collector received it.
+    pub received_at: DateTime<Utc>,
+    /// The inventory as JSON, when the report carried one.
+    pub inventory_json: Option<String>,
+    /// The report's `inventory_hash`.
+    pub inventory_hash: String,
+    /// The summaries for the time series.
+    pub point: SeriesPoint,
+    /// The whole report as received (decompressed), for audit and re-processing.
+    pub raw_json: String,
+}
+
+/// One row of a host's time series: the utilisation and power summaries of one report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeriesPoint {
+    /// Start of the window.
+    pub window_start: DateTime<Utc>,
+    /// End of the window.
+    pub window_end: DateTime<Utc>,
+    /// Mean CPU busy ratio (0–1).
+    pub cpu_mean_ratio: Option<f64>,
+    /// 95th percentile CPU busy ratio (0–1).
+    pub cpu_p95_ratio: Option<f64>,
+    /// Mean memory used ratio (0–1).
+    pub memory_mean_ratio: Option<f64>,
+    /// 95th percentile memory used ratio (0–1).
+    pub memory_p95_ratio: Option<f64>,
+    /// Sum of the average watts of all power readings.
+    pub power_watts: Option<f64>,
+    /// Sum of the energy of all power readings, joules.
+    pub energy_joules: Option<f64>,
+    /// `measured`, `modelled` or `none`.
+    pub power_source: String,
+}
+
+/// What happened to a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// Stored now.
+    Stored,
+    /// Stored before; nothing changed.
+    Duplicate,
+}
+
+/// A host as the read API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HostRecord {
+    /// The host's id.
+    pub host_id: String,
+    /// Latest host name.
+    pub hostname: String,
+    /// Latest labels.
+    pub labels: BTreeMap<String, String>,
+    /// First report's `collected_at`.
+    pub first_seen: DateTime<Utc>,
+    /// Latest report's `collected_at`.
+    pub last_seen: DateTime<Utc>,
+    /// Hash of the stored inventory, when one is stored.
+    pub inventory_hash: Option<String>,
+    /// The `inventory_hash` of the latest report (differs from `inventory_hash` when the
+    /// host's full inventory has not arrived yet).
+    pub reported_inventory_hash: String,
+    /// When the stored inventory was collected.
+    pub inventory_collected_at: Option<DateTime<Utc>>,
+    /// The latest inventory (only in single-host answers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inventory: Option<serde_json::Value>,
+}
+
+/// A per-host agent token, as listed (never the token itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenRecord {
+    /// The host the token is bound to.
+    pub host_id: String,
+    /// The host name given at enrolment.
+    pub hostname: String,
+    /// When it was issued.
+    pub issued_at: DateTime<Utc>,
+    /// Whether it was revoked.
+    pub revoked: bool,
+}
+
+/// Hosts by state, for `estate_hosts`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HostStates {
+    /// Reported since the cutoff.
+    pub reporting: u64,
+    /// Silent since before the cutoff.
+    pub stale: u64,
+}
+
+/// Row counts, for tests and the health view.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Hosts.
+    pub hosts: u64,
+    /// Raw reports kept.
+    pub raw_reports: u64,
+    /// Series rows (one per stored report).
+    pub series: u64,
+    /// Agent tokens (live and revoked).
+    pub tokens: u64,
+}
+
+/// Everything the collector keeps. Writes return once they are durable.
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Stores a report, idempotently by `report_id`. Upserts the host: latest name,
+    /// labels and last-seen move forward only; the stored inventory is replaced only by
+    /// a report that carries one.
+    fn ingest(&self, report: NewReport) -> StoreFuture<'_, IngestOutcome>;
+    /// Issues (or re-issues, replacing the previous one) the agent token of a host.
+    fn enrol(&self, host_id: String, hostname: String, token_hash: String) -> StoreFuture<'_, ()>;
+    /// The host a live token hash is bound to.
+    fn token_host(&self, token_hash: String) -> StoreFuture<'_, Option<String>>;
+    /// Revokes a host's token; false when it had none.
+    fn revoke(&self, host_id: String) -> StoreFuture<'_, bool>;
+    /// Every token, by host.
+    fn tokens(&self) -> StoreFuture<'_, Vec<TokenRecord>>;
+    /// Every host, without inventories, by id.
+    fn hosts(&self) -> StoreFuture<'_, Vec<HostRecord>>;
+    /// One host with its inventory.
+    fn host(&self, host_id: String) -> StoreFuture<'_, Option<HostRecord>>;
+    /// A host's series, oldest first.
+    fn series(&self, host_id: String) -> StoreFuture<'_, Vec<SeriesPoint>>;
+    /// Deletes raw reports received before `cutoff`; returns how many.
+    fn prune_raw_reports(&self, cutoff: DateTime<Utc>) -> StoreFuture<'_, u64>;
+    /// Hosts whose last report is at or after `stale_before` (reporting) and before it
+    /// (stale), counted in the store.
+    fn host_states(&self, stale_before: DateTime<Utc>) -> StoreFuture<'_, HostStates>;
+    /// Row counts.
+    fn counts(&self) -> StoreFuture<'_, Counts>;
+    /// Succeeds when the store can answer.
+    fn ping(&self) -> StoreFuture<'_, ()>;
+    /// Write transactions committed since start (shows group commit at work).
+    fn transactions(&self) -> u64;
+}

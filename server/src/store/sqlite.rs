@@ -1,0 +1,630 @@
+//! The SQLite backend: one database file in WAL mode with `synchronous = FULL`, one writer
+//! thread that groups every write waiting in its bounded queue into one transaction
+//! (group commit), and a small pool of read-only connections used in parallel.
+//!
+//! A write's future resolves only after the transaction holding it has committed, so an
+//! acknowledged write survives a crash of the process or the machine. This module owns
+//! the SQL and the migrations; it must not know about HTTP or the report format beyond
+//! [`NewReport`].
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use tokio::sync::oneshot;
+
+use super::{
+    Counts, HostRecord, HostStates, IngestOutcome, NewReport, SeriesPoint, Store, StoreError,
+    StoreFuture, TokenRecord,
+};
+
+/// Versioned schema migrations, applied in order, each once, each in its own transaction.
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    "CREATE TABLE hosts (
+        host_id TEXT PRIMARY KEY,
+        hostname TEXT NOT NULL,
+        labels_json TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        reported_inventory_hash TEXT NOT NULL,
+        inventory_json TEXT,
+        inventory_hash TEXT,
+        inventory_collected_at TEXT
+    );
+    CREATE TABLE series (
+        report_id TEXT PRIMARY KEY,
+        host_id TEXT NOT NULL,
+        collected_at TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        window_start TEXT NOT NULL,
+        window_end TEXT NOT NULL,
+        cpu_mean_ratio REAL,
+        cpu_p95_ratio REAL,
+        memory_mean_ratio REAL,
+        memory_p95_ratio REAL,
+        power_watts REAL,
+        energy_joules REAL,
+        power_source TEXT NOT NULL
+    );
+    CREATE INDEX series_host_window ON series (host_id, window_end);
+    CREATE TABLE raw_reports (
+        report_id TEXT PRIMARY KEY,
+        host_id TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX raw_reports_received ON raw_reports (received_at);
+    CREATE TABLE agent_tokens (
+        host_id TEXT PRIMARY KEY,
+        hostname TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        issued_at TEXT NOT NULL,
+        revoked_at TEXT
+    );",
+)];
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+enum Write {
+    Ingest(Box<NewReport>, Reply<IngestOutcome>),
+    Enrol(String, String, String, Reply<()>),
+    Revoke(String, Reply<bool>),
+    Prune(DateTime<Utc>, Reply<u64>),
+}
+
+/// The SQLite store. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct SqliteStore {
+    queue: SyncSender<Write>,
+    readers: Arc<ReaderPool>,
+    transactions: Arc<AtomicU64>,
+}
+
+#[derive(Debug)]
+struct ReaderPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+fn db(err: rusqlite::Error) -> StoreError {
+    StoreError::Database(err.to_string())
+}
+
+/// Timestamps are stored as fixed-width RFC 3339 text, so text order is time order.
+fn ts(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn parse_ts(text: &str) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> rusqlite::Result<T> {
+    serde_json::from_str(text).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+}
+
+impl SqliteStore {
+    /// Opens (creating when needed) the database at `path`, applies pending migrations
+    /// and starts the writer thread. `queue_capacity` bounds the writes waiting;
+    /// `batch_max` bounds the writes per transaction.
+    pub fn open(
+        path: &Path,
+        queue_capacity: usize,
+        batch_max: usize,
+    ) -> Result<SqliteStore, StoreError> {
+        let mut conn = Connection::open(path).map_err(db)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(db)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(db)?;
+        migrate(&mut conn)?;
+        let (queue, rx) = std::sync::mpsc::sync_channel(queue_capacity.max(1));
+        let transactions = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&transactions);
+        let batch_max = batch_max.max(1);
+        std::thread::Builder::new()
+            .name("estate-sqlite-writer".to_owned())
+            .spawn(move || writer(conn, rx, batch_max, &counter))
+            .map_err(|e| StoreError::Database(format!("cannot start the writer: {e}")))?;
+        Ok(SqliteStore {
+            queue,
+            readers: Arc::new(ReaderPool {
+                path: path.to_owned(),
+                idle: Mutex::new(Vec::new()),
+            }),
+            transactions,
+        })
+    }
+
+    fn write<T: Send + 'static>(&self, make: impl FnOnce(Reply<T>) -> Write) -> StoreFuture<'_, T> {
+        let (tx, rx) = oneshot::channel();
+        let sent = self.queue.try_send(make(tx));
+        Box::pin(async move {
+            match sent {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => return Err(StoreError::Busy),
+                Err(TrySendError::Disconnected(_)) => return Err(StoreError::Closed),
+            }
+            rx.await.map_err(|_| StoreError::Closed)?
+        })
+    }
+
+    fn read<T, F>(&self, f: F) -> StoreFuture<'_, T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let pool = Arc::clone(&self.readers);
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let conn = pool.take()?;
+                let result = f(&conn).map_err(db);
+                pool.put(conn);
+                result
+            })
+            .await
+            .map_err(|e| StoreError::Database(format!("reader task failed: {e}")))?
+        })
+    }
+}
+
+impl ReaderPool {
+    fn take(&self) -> Result<Connection, StoreError> {
+        if let Ok(mut idle) = self.idle.lock()
+            && let Some(conn) = idle.pop()
+        {
+            return Ok(conn);
+        }
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(db)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(db)?;
+        Ok(conn)
+    }
+
+    fn put(&self, conn: Connection) {
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < 16
+        {
+            idle.push(conn);
+        }
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+    )
+    .map_err(db)?;
+    let current: i64 = conn
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(db)?;
+    let newest = MIGRATIONS.last().map_or(0, |m| m.0);
+    if current > newest {
+        return Err(StoreError::Migration {
+            version: current,
+            message: format!(
+                "the database is at schema version {current}, newer than this build knows ({newest})"
+            ),
+        });
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        let fail = |e: rusqlite::Error| StoreError::Migration {
+            version: *version,
+            message: e.to_string(),
+        };
+        let tx = conn.transaction().map_err(fail)?;
+        tx.execute_batch(sql).map_err(fail)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+            params![version, ts(&Utc::now())],
+        )
+        .map_err(fail)?;
+        tx.commit().map_err(fail)?;
+    }
+    Ok(())
+}
+
+/// Results of one batch, sent only after the commit.
+enum Done {
+    Ingest(Reply<IngestOutcome>, Result<IngestOutcome, StoreError>),
+    Enrol(Reply<()>, Result<(), StoreError>),
+    Revoke(Reply<bool>, Result<bool, StoreError>),
+    Prune(Reply<u64>, Result<u64, StoreError>),
+}
+
+impl Write {
+    /// The answer to this write when it could not run.
+    fn failed(self, message: &str) -> Done {
+        let e = || StoreError::Database(message.to_owned());
+        match self {
+            Write::Ingest(_, r) => Done::Ingest(r, Err(e())),
+            Write::Enrol(_, _, _, r) => Done::Enrol(r, Err(e())),
+            Write::Revoke(_, r) => Done::Revoke(r, Err(e())),
+            Write::Prune(_, r) => Done::Prune(r, Err(e())),
+        }
+    }
+}
+
+impl Done {
+    fn is_ok(&self) -> bool {
+        match self {
+            Done::Ingest(_, v) => v.is_ok(),
+            Done::Enrol(_, v) => v.is_ok(),
+            Done::Revoke(_, v) => v.is_ok(),
+            Done::Prune(_, v) => v.is_ok(),
+        }
+    }
+
+    /// Replaces the result by a failure (the transaction did not commit).
+    fn fail(self, message: &str) -> Done {
+        let e = || StoreError::Database(message.to_owned());
+        match self {
+            Done::Ingest(r, _) => Done::Ingest(r, Err(e())),
+            Done::Enrol(r, _) => Done::Enrol(r, Err(e())),
+            Done::Revoke(r, _) => Done::Revoke(r, Err(e())),
+            Done::Prune(r, _) => Done::Prune(r, Err(e())),
+        }
+    }
+
+    /// Answers the caller; one that went away no longer needs its answer.
+    fn send(self) {
+        let _ = match self {
+            Done::Ingest(r, v) => r.send(v).map_err(drop),
+            Done::Enrol(r, v) => r.send(v).map_err(drop),
+            Done::Revoke(r, v) => r.send(v).map_err(drop),
+            Done::Prune(r, v) => r.send(v).map_err(drop),
+        };
+    }
+}
+
+fn writer(mut conn: Connection, rx: Receiver<Write>, batch_max: usize, counter: &AtomicU64) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < batch_max {
+            match rx.try_recv() {
+                Ok(w) => batch.push(w),
+                Err(_) => break,
+            }
+        }
+        let size = batch.len();
+        match run_batch(&mut conn, batch) {
+            Ok(done) => {
+                counter.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(writes = size, "write transaction committed");
+                done.into_iter().for_each(Done::send);
+            }
+            Err((done, err)) => {
+                tracing::error!(error = %err, writes = size, "write transaction failed");
+                let message = err.to_string();
+                done.into_iter().for_each(|d| d.fail(&message).send());
+            }
+        }
+    }
+}
+
+/// Runs every write of a batch in one transaction, each inside a savepoint so that one
+/// failing write does not undo the others. On a failed commit every write fails.
+fn run_batch(
+    conn: &mut Connection,
+    batch: Vec<Write>,
+) -> Result<Vec<Done>, (Vec<Done>, rusqlite::Error)> {
+    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            let message = e.to_string();
+            let pending = batch.into_iter().map(|w| w.failed(&message)).collect();
+            return Err((pending, e));
+        }
+    };
+    let mut done = Vec::with_capacity(batch.len());
+    let mut writes = batch.into_iter();
+    while let Some(w) = writes.next() {
+        let mut sp = match tx.savepoint() {
+            Ok(sp) => sp,
+            Err(e) => {
+                let message = e.to_string();
+                done.push(w.failed(&message));
+                done.extend(writes.map(|w| w.failed(&message)));
+                return Err((done, e));
+            }
+        };
+        let d = match w {
+            Write::Ingest(report, r) => Done::Ingest(r, apply_ingest(&sp, &report).map_err(db)),
+            Write::Enrol(host, name, hash, r) => {
+                Done::Enrol(r, apply_enrol(&sp, &host, &name, &hash).map_err(db))
+            }
+            Write::Revoke(host, r) => Done::Revoke(
+                r,
+                sp.execute(
+                    "UPDATE agent_tokens SET revoked_at = ?2 WHERE host_id = ?1 AND revoked_at IS NULL",
+                    params![host, ts(&Utc::now())],
+                )
+                .map(|n| n > 0)
+                .map_err(db),
+            ),
+            Write::Prune(cutoff, r) => Done::Prune(
+                r,
+                sp.execute(
+                    "DELETE FROM raw_reports WHERE received_at < ?1",
+                    params![ts(&cutoff)],
+                )
+                .map(|n| n as u64)
+                .map_err(db),
+            ),
+        };
+        let finished = if d.is_ok() {
+            sp.commit()
+        } else {
+            sp.rollback().and_then(|()| sp.commit())
+        };
+        done.push(d);
+        if let Err(e) = finished {
+            let message = e.to_string();
+            done.extend(writes.map(|w| w.failed(&message)));
+            return Err((done, e));
+        }
+    }
+    match tx.commit() {
+        Ok(()) => Ok(done),
+        Err(e) => Err((done, e)),
+    }
+}
+
+fn apply_ingest(conn: &Connection, r: &NewReport) -> rusqlite::Result<IngestOutcome> {
+    let p = &r.point;
+    let inserted = conn.execute(
+        "INSERT OR IGNORE INTO series (report_id, host_id, collected_at, received_at,
+            window_start, window_end, cpu_mean_ratio, cpu_p95_ratio, memory_mean_ratio,
+            memory_p95_ratio, power_watts, energy_joules, power_source)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        params![
+            r.report_id.to_string(),
+            r.host_id,
+            ts(&r.collected_at),
+            ts(&r.received_at),
+            ts(&p.window_start),
+            ts(&p.window_end),
+            p.cpu_mean_ratio,
+            p.cpu_p95_ratio,
+            p.memory_mean_ratio,
+            p.memory_p95_ratio,
+            p.power_watts,
+            p.energy_joules,
+            p.power_source,
+        ],
+    )?;
+    if inserted == 0 {
+        return Ok(IngestOutcome::Duplicate);
+    }
+    conn.execute(
+        "INSERT OR REPLACE INTO raw_reports (report_id, host_id, received_at, body)
+         VALUES (?1, ?2, ?3, ?4)",
+        params![
+            r.report_id.to_string(),
+            r.host_id,
+            ts(&r.received_at),
+            r.raw_json
+        ],
+    )?;
+    let labels = serde_json::to_string(&r.labels)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let seen = ts(&r.collected_at);
+    conn.execute(
+        "INSERT INTO hosts (host_id, hostname, labels_json, first_seen, last_seen,
+            reported_inventory_hash)
+         VALUES (?1, ?2, ?3, ?4, ?4, ?5)
+         ON CONFLICT (host_id) DO UPDATE SET
+            hostname = CASE WHEN excluded.last_seen >= hosts.last_seen
+                THEN excluded.hostname ELSE hosts.hostname END,
+            labels_json = CASE WHEN excluded.last_seen >= hosts.last_seen
+                THEN excluded.labels_json ELSE hosts.labels_json END,
+            reported_inventory_hash = CASE WHEN excluded.last_seen >= hosts.last_seen
+                THEN excluded.reported_inventory_hash ELSE hosts.reported_inventory_hash END,
+            first_seen = MIN(hosts.first_seen, excluded.first_seen),
+            last_seen = MAX(hosts.last_seen, excluded.last_seen)",
+        params![r.host_id, r.hostname, labels, seen, r.inventory_hash],
+    )?;
+    if let Some(inventory) = &r.inventory_json {
+        conn.execute(
+            "UPDATE hosts SET inventory_json = ?2, inventory_hash = ?3,
+                inventory_collected_at = ?4
+             WHERE host_id = ?1
+               AND (inventory_collected_at IS NULL OR inventory_collected_at <= ?4)",
+            params![r.host_id, inventory, r.inventory_hash, seen],
+        )?;
+    }
+    Ok(IngestOutcome::Stored)
+}
+
+fn apply_enrol(conn: &Connection, host: &str, name: &str, hash: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO agent_tokens (host_id, hostname, token_hash, issued_at, revoked_at)
+         VALUES (?1, ?2, ?3, ?4, NULL)
+         ON CONFLICT (host_id) DO UPDATE SET hostname = excluded.hostname,
+            token_hash = excluded.token_hash, issued_at = excluded.issued_at,
+            revoked_at = NULL",
+        params![host, name, hash, ts(&Utc::now())],
+    )?;
+    Ok(())
+}
+
+const HOST_COLUMNS: &str = "host_id, hostname, labels_json, first_seen, last_seen,
+    inventory_hash, reported_inventory_hash, inventory_collected_at";
+
+fn host_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<HostRecord> {
+    let labels: String = row.get(2)?;
+    let first: String = row.get(3)?;
+    let last: String = row.get(4)?;
+    let inv_at: Option<String> = row.get(7)?;
+    Ok(HostRecord {
+        host_id: row.get(0)?,
+        hostname: row.get(1)?,
+        labels: parse_json(&labels)?,
+        first_seen: parse_ts(&first)?,
+        last_seen: parse_ts(&last)?,
+        inventory_hash: row.get(5)?,
+        reported_inventory_hash: row.get(6)?,
+        inventory_collected_at: inv_at.as_deref().map(parse_ts).transpose()?,
+        inventory: None,
+    })
+}
+
+impl Store for SqliteStore {
+    fn ingest(&self, report: NewReport) -> StoreFuture<'_, IngestOutcome> {
+        self.write(|r| Write::Ingest(Box::new(report), r))
+    }
+
+    fn enrol(&self, host_id: String, hostname: String, token_hash: String) -> StoreFuture<'_, ()> {
+        self.write(|r| Write::Enrol(host_id, hostname, token_hash, r))
+    }
+
+    fn token_host(&self, token_hash: String) -> StoreFuture<'_, Option<String>> {
+        self.read(move |c| {
+            c.query_row(
+                "SELECT host_id FROM agent_tokens WHERE token_hash = ?1 AND revoked_at IS NULL",
+                params![token_hash],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+    }
+
+    fn revoke(&self, host_id: String) -> StoreFuture<'_, bool> {
+        self.write(|r| Write::Revoke(host_id, r))
+    }
+
+    fn tokens(&self) -> StoreFuture<'_, Vec<TokenRecord>> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT host_id, hostname, issued_at, revoked_at IS NOT NULL
+                 FROM agent_tokens ORDER BY host_id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                let issued: String = r.get(2)?;
+                Ok(TokenRecord {
+                    host_id: r.get(0)?,
+                    hostname: r.get(1)?,
+                    issued_at: parse_ts(&issued)?,
+                    revoked: r.get(3)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn hosts(&self) -> StoreFuture<'_, Vec<HostRecord>> {
+        self.read(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {HOST_COLUMNS} FROM hosts ORDER BY host_id"
+            ))?;
+            let rows = stmt.query_map([], host_row)?;
+            rows.collect()
+        })
+    }
+
+    fn host(&self, host_id: String) -> StoreFuture<'_, Option<HostRecord>> {
+        self.read(move |c| {
+            c.query_row(
+                &format!("SELECT {HOST_COLUMNS}, inventory_json FROM hosts WHERE host_id = ?1"),
+                params![host_id],
+                |row| {
+                    let mut host = host_row(row)?;
+                    let inventory: Option<String> = row.get(8)?;
+                    host.inventory = inventory.as_deref().map(parse_json).transpose()?;
+                    Ok(host)
+                },
+            )
+            .optional()
+        })
+    }
+
+    fn series(&self, host_id: String) -> StoreFuture<'_, Vec<SeriesPoint>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT window_start, window_end, cpu_mean_ratio, cpu_p95_ratio,
+                    memory_mean_ratio, memory_p95_ratio, power_watts, energy_joules,
+                    power_source
+                 FROM series WHERE host_id = ?1 ORDER BY window_end, report_id",
+            )?;
+            let rows = stmt.query_map(params![host_id], |r| {
+                let start: String = r.get(0)?;
+                let end: String = r.get(1)?;
+                Ok(SeriesPoint {
+                    window_start: parse_ts(&start)?,
+                    window_end: parse_ts(&end)?,
+                    cpu_mean_ratio: r.get(2)?,
+                    cpu_p95_ratio: r.get(3)?,
+                    memory_mean_ratio: r.get(4)?,
+                    memory_p95_ratio: r.get(5)?,
+                    power_watts: r.get(6)?,
+                    energy_joules: r.get(7)?,
+                    power_source: r.get(8)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn prune_raw_reports(&self, cutoff: DateTime<Utc>) -> StoreFuture<'_, u64> {
+        self.write(|r| Write::Prune(cutoff, r))
+    }
+
+    fn host_states(&self, stale_before: DateTime<Utc>) -> StoreFuture<'_, HostStates> {
+        self.read(move |c| {
+            c.query_row(
+                "SELECT COALESCE(SUM(last_seen >= ?1), 0), COALESCE(SUM(last_seen < ?1), 0)
+                 FROM hosts",
+                params![ts(&stale_before)],
+                |r| {
+                    let n = |v: i64| u64::try_from(v).unwrap_or(0);
+                    Ok(HostStates {
+                        reporting: n(r.get(0)?),
+                        stale: n(r.get(1)?),
+                    })
+                },
+            )
+        })
+    }
+
+    fn counts(&self) -> StoreFuture<'_, Counts> {
+        self.read(|c| {
+            let n = |table: &str| -> rusqlite::Result<u64> {
+                c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .map(|v| u64::try_from(v).unwrap_or(0))
+            };
+            Ok(Counts {
+                hosts: n("hosts")?,
+                raw_reports: n("raw_reports")?,
+                series: n("series")?,
+                tokens: n("agent_tokens")?,
+            })
+        })
+    }
+
+    fn ping(&self) -> StoreFuture<'_, ()> {
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())))
+    }
+
+    fn transactions(&self) -> u64 {
+        self.transactions.load(Ordering::Relaxed)
+    }
+}
