@@ -27,6 +27,17 @@ pub const DEFAULT_STATE_DIR: &str = "/var/lib/estate-agent";
 pub const DEFAULT_SPOOL_MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// Default probe timeout, milliseconds.
 pub const DEFAULT_PROBE_TIMEOUT_MS: u64 = 5_000;
+/// Default log format of the daemon.
+pub const DEFAULT_LOG_FORMAT: LogFormat = LogFormat::Text;
+
+/// How the daemon writes its log (to standard error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
 
 /// Names of the inventory collectors, as used in `[collectors]` and `collector_errors`.
 pub const COLLECTOR_NAMES: &[&str] = &[
@@ -135,6 +146,8 @@ pub struct AgentConfig {
     pub antivirus: Vec<AntivirusProduct>,
     /// Service probes.
     pub probes: Vec<ProbeConfig>,
+    /// How the daemon logs.
+    pub log_format: LogFormat,
 }
 
 impl Default for AgentConfig {
@@ -151,6 +164,7 @@ impl Default for AgentConfig {
             collectors: CollectorToggles::default(),
             antivirus: default_antivirus(),
             probes: Vec::new(),
+            log_format: DEFAULT_LOG_FORMAT,
         }
     }
 }
@@ -291,6 +305,7 @@ struct RawAgent {
     sample_interval_secs: Option<Spanned<u64>>,
     full_inventory_interval_secs: Option<Spanned<u64>>,
     collector_budget_ms: Option<Spanned<u64>>,
+    log_format: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -532,6 +547,18 @@ fn validate(raw: RawConfig, issues: &mut Issues<'_>) -> AgentConfig {
         None => {}
     }
 
+    if let Some(format) = raw.agent.log_format {
+        match format.get_ref().as_str() {
+            "text" => config.log_format = LogFormat::Text,
+            "json" => config.log_format = LogFormat::Json,
+            other => issues.at(
+                format.span(),
+                "agent.log_format",
+                format!("unknown log format `{other}`, expected \"text\" or \"json\""),
+            ),
+        }
+    }
+
     config.labels = raw.labels;
 
     config.spool.dir = raw.spool.dir;
@@ -725,6 +752,17 @@ mod tests {
                 url: "https://intranet.example/health".to_owned(),
                 expect_status: vec![200]
             }
+        );
+    }
+
+    #[test]
+    fn log_format_is_parsed_and_a_bad_one_located() {
+        let config = AgentConfig::parse("[agent]\nlog_format = \"json\"\n", "x").unwrap();
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(AgentConfig::default().log_format, LogFormat::Text);
+        assert_eq!(
+            errors("[agent]\nlog_format = \"xml\"\n"),
+            "agent.toml:2:14: `agent.log_format`: unknown log format `xml`, expected \"text\" or \"json\""
         );
     }
 }

@@ -7,12 +7,15 @@
 
 pub mod collect;
 pub mod config;
+pub mod daemon;
 pub mod host_id;
 pub mod power;
 pub mod probes;
 pub mod report;
 pub mod root;
 pub mod sampler;
+pub mod spool;
+pub mod transport;
 
 #[cfg(test)]
 pub mod testutil;

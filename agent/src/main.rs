@@ -7,7 +7,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use estate_agent::collect::Context;
-use estate_agent::config::AgentConfig;
+use estate_agent::config::{AgentConfig, LogFormat};
+use estate_agent::daemon::{self, DaemonOptions};
 use estate_agent::report::{self, OneShot};
 use estate_agent::root::SysRoot;
 
@@ -42,6 +43,15 @@ enum Command {
         #[arg(long, value_name = "MS", default_value_t = 1000)]
         burst_ms: u64,
     },
+    /// Run as a daemon: sample, report every report_interval_secs, spool and send to the collector.
+    Run {
+        /// The config file.
+        #[arg(long, value_name = "FILE", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Read the system under DIR instead of / (a recorded sysroot, for tests).
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+    },
     /// Check a config file and print every problem in it.
     CheckConfig {
         /// The config file.
@@ -49,15 +59,25 @@ enum Command {
     },
 }
 
+/// Logs to standard error, filtered by `ESTATE_LOG` (default `default_level`).
+fn init_logging(format: LogFormat, default_level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ESTATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ESTATE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .init();
+    // The daemon logs as its config says, once the config is read.
+    if !matches!(cli.command, Command::Run { .. }) {
+        init_logging(LogFormat::Text, "warn");
+    }
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -99,6 +119,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 serde_json::to_string(&report)?
             };
             println!("{json}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { config, root } => {
+            let config = match AgentConfig::load(&config) {
+                Ok(config) => config,
+                Err(err) => {
+                    eprintln!("{err}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            init_logging(config.log_format, "info");
+            let options = DaemonOptions {
+                root: SysRoot::new(root.unwrap_or_else(|| PathBuf::from("/"))),
+                ..DaemonOptions::default()
+            };
+            daemon::run_until_signal(config, options).context("running the agent")?;
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig { file } => match AgentConfig::load(&file) {

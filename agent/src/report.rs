@@ -100,7 +100,49 @@ pub fn collect_once(ctx: &Context, shot: OneShot) -> Result<Report, ReportError>
         None
     };
     let end = Utc::now();
+    Ok(assemble(
+        ctx,
+        Identity {
+            host_id,
+            host_id_source,
+        },
+        Measured {
+            window: Window { start, end },
+            utilisation,
+            power,
+            errors,
+        },
+    ))
+}
 
+/// The host's identity, as [`host_id::host_id`] found it.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// The stable host id.
+    pub host_id: String,
+    /// Where it came from.
+    pub host_id_source: estate_protocol::HostIdSource,
+}
+
+/// What was measured over a report's window before the collectors run.
+#[derive(Debug, Clone)]
+pub struct Measured {
+    /// The window the utilisation and power cover.
+    pub window: Window,
+    /// Utilisation summaries, when sampled.
+    pub utilisation: Option<estate_protocol::Utilisation>,
+    /// Power over the window.
+    pub power: estate_protocol::Power,
+    /// Errors met while measuring.
+    pub errors: Vec<CollectorError>,
+}
+
+/// Runs the inventory collectors and the probes (blocking: call it off any async
+/// runtime thread) and assembles the report with `measured`. The report always carries
+/// the full inventory; the daemon drops it when unchanged.
+pub fn assemble(ctx: &Context, identity: Identity, measured: Measured) -> Report {
+    let enabled = |name| ctx.config.collectors.is_enabled(name);
+    let mut errors = measured.errors;
     let (inventory, collector_errors) = collect::run_all(platform::collectors(), ctx);
     errors.extend(collector_errors);
     let probes = if enabled("probes") {
@@ -119,21 +161,21 @@ pub fn collect_once(ctx: &Context, shot: OneShot) -> Result<Report, ReportError>
     });
     errors.sort_by(|a, b| a.collector.cmp(&b.collector));
 
-    Ok(Report {
+    Report {
         schema_version: SCHEMA_VERSION,
         report_id: uuid::Uuid::new_v4(),
-        host_id,
-        host_id_source,
+        host_id: identity.host_id,
+        host_id_source: identity.host_id_source,
         hostname,
         agent: agent_info(),
         labels: ctx.config.labels.clone(),
         collected_at: Utc::now(),
-        window: Window { start, end },
+        window: measured.window,
         inventory_hash: inventory.stable_hash(),
         inventory: Some(inventory),
-        utilisation,
-        power,
+        utilisation: measured.utilisation,
+        power: measured.power,
         probes,
         collector_errors: errors,
-    })
+    }
 }
