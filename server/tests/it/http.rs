@@ -527,3 +527,52 @@ async fn ingest_rate() {
         reports as u64
     );
 }
+
+/// `promtool check metrics` (Debian's `prometheus` package) finds nothing to say about
+/// the live `/metrics` output after real traffic. Skipped with a note where promtool is
+/// missing, except in CI (`CI=true`), where `.ci/run` installs it and a skip would hide
+/// a regression.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promtool_check_metrics_prints_nothing() {
+    let promtool = std::path::Path::new("/usr/bin/promtool");
+    if !promtool.exists() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "promtool is missing in CI: .ci/run must install Debian's prometheus package"
+        );
+        eprintln!(
+            "note: /usr/bin/promtool missing; install Debian's prometheus package to run this check"
+        );
+        return;
+    }
+    let t = start(false, |_| {}).await;
+    let addr = t.addr();
+    let token = enrol(addr, "host-m").await;
+    let report = example("full-report-dell-r740", "host-m");
+    assert_eq!(post_report(addr, &token, &report).await.status, 200);
+    assert_eq!(post_report(addr, &token, &report).await.status, 200);
+    let metrics = request(addr, "GET", "/metrics", &[], b"").await;
+    assert_eq!(metrics.status, 200);
+
+    use std::io::Write;
+    let mut child = std::process::Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&metrics.body)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success() && said.is_empty(), "promtool: {said}");
+}
