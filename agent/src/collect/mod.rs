@@ -211,64 +211,159 @@ fn error(collector: &str, kind: CollectorErrorKind, message: String) -> Collecto
     }
 }
 
-/// Runs every enabled collector, each on its own thread, waiting for each no longer
-/// than its budget (measured from the start of the run). A collector that runs over is
-/// left to finish on its own; its result is dropped and a `timeout` error reported.
+/// Worker threads that run the collectors (two: enough to overlap a collector waiting on
+/// I/O with one computing, few enough that glibc does not grow an allocation arena per
+/// collector thread, which inflated the daemon's resident memory by several MB).
+pub const WORKERS: usize = 2;
+
+/// What a worker tells the runner.
+enum Event {
+    /// The worker took a collector (index into the list) and started it.
+    Started(usize, Instant),
+    /// The collector finished.
+    Finished(usize, Box<(Option<Section>, Vec<CollectorError>)>),
+}
+
+/// Where each collector stands, as the runner sees it.
+#[derive(Clone, Copy)]
+enum State {
+    Queued,
+    Running(Instant),
+    Done,
+}
+
+/// Runs every enabled collector on a small pool of [`WORKERS`] threads, waiting for each
+/// no longer than its budget, measured from when it starts. A collector that runs over
+/// is reported as `timeout` and its worker is given up on (left to finish on its own,
+/// its result dropped); a new worker takes its place so the queue keeps moving.
 pub fn run_all(
     collectors: Vec<Arc<dyn Collector>>,
     ctx: &Context,
 ) -> (Inventory, Vec<CollectorError>) {
-    let started = Instant::now();
+    let collectors: Vec<Arc<dyn Collector>> = collectors
+        .into_iter()
+        .filter(|c| ctx.config.collectors.is_enabled(c.name()))
+        .collect();
     let mut inventory = Inventory::default();
     let mut errors = Vec::new();
-    let mut pending = Vec::new();
-    for collector in collectors {
-        if !ctx.config.collectors.is_enabled(collector.name()) {
-            continue;
-        }
-        let (tx, rx) = mpsc::channel();
-        let thread_collector = Arc::clone(&collector);
-        let thread_ctx = ctx.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("collect-{}", collector.name()))
+    let queue = Arc::new(std::sync::Mutex::new(
+        (0..collectors.len()).collect::<std::collections::VecDeque<usize>>(),
+    ));
+    let (tx, rx) = mpsc::channel::<Event>();
+    let mut state = vec![State::Queued; collectors.len()];
+    let spawn_worker = |id: usize| {
+        let queue = Arc::clone(&queue);
+        let collectors = collectors.clone();
+        let ctx = ctx.clone();
+        let tx = tx.clone();
+        std::thread::Builder::new()
+            .name(format!("collect-{id}"))
             .spawn(move || {
-                let result = run_one(thread_collector.as_ref(), &thread_ctx);
-                // The receiver is gone when the collector ran over its budget.
-                let _ = tx.send(result);
-            });
-        match spawned {
-            Ok(_) => pending.push((collector, rx)),
-            Err(err) => errors.push(error(
-                collector.name(),
-                CollectorErrorKind::Failed,
-                format!("could not start a thread: {err}"),
-            )),
+                loop {
+                    let next = match queue.lock() {
+                        Ok(mut queue) => queue.pop_front(),
+                        Err(_) => None,
+                    };
+                    let Some(index) = next else { break };
+                    // A send fails only when the runner has gone: nothing left to report to.
+                    if tx.send(Event::Started(index, Instant::now())).is_err() {
+                        break;
+                    }
+                    let result = run_one(collectors[index].as_ref(), &ctx);
+                    if tx.send(Event::Finished(index, Box::new(result))).is_err() {
+                        break;
+                    }
+                }
+            })
+    };
+    let mut workers = 0;
+    for _ in 0..WORKERS.min(collectors.len()) {
+        match spawn_worker(workers) {
+            Ok(_) => workers += 1,
+            Err(err) => tracing::warn!(error = %err, "could not start a collector thread"),
         }
     }
-    for (collector, rx) in pending {
-        let budget = collector.budget(ctx.config.collector_budget);
-        let deadline = started + budget;
-        let wait = deadline.saturating_duration_since(Instant::now());
+    if workers == 0 {
+        for collector in &collectors {
+            errors.push(error(
+                collector.name(),
+                CollectorErrorKind::Failed,
+                "could not start a thread to run it".to_owned(),
+            ));
+        }
+        return (inventory, errors);
+    }
+    let budget_of = |i: usize| collectors[i].budget(ctx.config.collector_budget);
+    loop {
+        if state.iter().all(|s| matches!(s, State::Done)) {
+            break;
+        }
+        // Wake at the earliest deadline of a running collector (or poll when none runs).
+        let now = Instant::now();
+        let wait = state
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| match s {
+                State::Running(started) => {
+                    Some((*started + budget_of(i)).saturating_duration_since(now))
+                }
+                _ => None,
+            })
+            .min()
+            .unwrap_or(Duration::from_millis(100));
         match rx.recv_timeout(wait) {
-            Ok((section, section_errors)) => {
+            Ok(Event::Started(i, at)) => state[i] = State::Running(at),
+            Ok(Event::Finished(i, result)) => {
+                let (section, section_errors) = *result;
+                if matches!(state[i], State::Done) {
+                    continue; // already reported as a timeout
+                }
+                state[i] = State::Done;
                 if let Some(section) = section {
                     section.store(&mut inventory);
                 }
                 errors.extend(section_errors);
             }
-            Err(mpsc::RecvTimeoutError::Timeout) => errors.push(error(
-                collector.name(),
-                CollectorErrorKind::Timeout,
-                format!(
-                    "did not finish within its budget of {} ms",
-                    budget.as_millis()
-                ),
-            )),
-            Err(mpsc::RecvTimeoutError::Disconnected) => errors.push(error(
-                collector.name(),
-                CollectorErrorKind::Failed,
-                "collector thread ended without a result".to_owned(),
-            )),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+        let now = Instant::now();
+        let mut starved = false;
+        for i in 0..state.len() {
+            if let State::Running(started) = state[i] {
+                let budget = budget_of(i);
+                if now >= started + budget {
+                    state[i] = State::Done;
+                    errors.push(error(
+                        collectors[i].name(),
+                        CollectorErrorKind::Timeout,
+                        format!(
+                            "did not finish within its budget of {} ms",
+                            budget.as_millis()
+                        ),
+                    ));
+                    // Its worker is stuck: replace it so the queue keeps moving.
+                    if spawn_worker(workers).is_ok() {
+                        workers += 1;
+                    } else {
+                        starved = true;
+                    }
+                }
+            }
+        }
+        if starved {
+            // No thread can be started to replace a stuck one: what is still queued
+            // would wait for ever.
+            for i in 0..state.len() {
+                if matches!(state[i], State::Queued) {
+                    state[i] = State::Done;
+                    errors.push(error(
+                        collectors[i].name(),
+                        CollectorErrorKind::Failed,
+                        "could not start a thread to run it".to_owned(),
+                    ));
+                }
+            }
         }
     }
     errors.sort_by(|a, b| a.collector.cmp(&b.collector));
@@ -314,6 +409,32 @@ mod tests {
                 vec!["/proc/net/udp6: missing".to_owned()],
             ))
         }
+    }
+
+    /// Regression: with a fixed pool, collectors stuck past their budget must not hold up
+    /// the ones queued behind them.
+    #[test]
+    fn stuck_collectors_do_not_starve_the_queue() {
+        let ctx = Context::new(SysRoot::default(), Arc::new(AgentConfig::default()));
+        let started = Instant::now();
+        let collectors: Vec<Arc<dyn Collector>> = vec![
+            Arc::new(Slow),
+            Arc::new(Slow),
+            Arc::new(Slow),
+            Arc::new(Good),
+        ];
+        let (inventory, errors) = run_all(collectors, &ctx);
+        assert!(
+            started.elapsed() < Duration::from_millis(1500),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(inventory.listening, Some(Vec::new()));
+        let timeouts = errors
+            .iter()
+            .filter(|e| e.kind == CollectorErrorKind::Timeout)
+            .count();
+        assert_eq!(timeouts, 3, "{errors:?}");
     }
 
     #[test]

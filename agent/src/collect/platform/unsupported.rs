@@ -50,3 +50,6 @@ pub mod rapl {
         RaplSnapshot::unsupported()
     }
 }
+
+/// The allocator needs no tuning on this platform.
+pub fn tune_allocator() {}
