@@ -205,6 +205,18 @@ pub async fn run(
     options: DaemonOptions,
     shutdown: impl Future<Output = ()>,
 ) -> Result<RunSummary, DaemonError> {
+    run_with_first_report(config, options, None, shutdown).await
+}
+
+/// [`run`], with the first report built `first_report_after` the start instead of one
+/// `report_interval` after it (`None`: as [`run`]). The quickstart uses it so the host
+/// shows up at once; later reports follow every `report_interval`.
+pub async fn run_with_first_report(
+    config: AgentConfig,
+    options: DaemonOptions,
+    first_report_after: Option<Duration>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<RunSummary, DaemonError> {
     let root = options.root.clone();
     std::fs::create_dir_all(&config.state_dir).map_err(|source| {
         DaemonError::Spool(SpoolError::Io {
@@ -279,7 +291,7 @@ pub async fn run(
     sample_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     sample_tick.tick().await;
     let mut report_tick = tokio::time::interval_at(
-        tokio::time::Instant::now() + config.report_interval,
+        tokio::time::Instant::now() + first_report_after.unwrap_or(config.report_interval),
         config.report_interval,
     );
     report_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

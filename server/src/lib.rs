@@ -11,6 +11,7 @@ pub mod config;
 pub mod http;
 pub mod ingest;
 pub mod metrics;
+pub mod quickstart;
 pub mod store;
 
 use std::net::SocketAddr;

@@ -1,5 +1,6 @@
 //! `estate-server`: parses arguments and runs the collector built by the library.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -17,6 +18,18 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Try Estate on this machine: a collector on SQLite under a local data directory and
+    /// an agent for this host, with no config file. Ctrl-C stops both.
+    Quickstart {
+        /// Where the database, the enrolment token and the agent's state are kept
+        /// (reused by the next run).
+        #[arg(long, value_name = "DIR", default_value = estate_server::quickstart::DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+        /// Listen address (IP:PORT; port 0 picks a free one). Default 127.0.0.1:8470, or a
+        /// free port when 8470 is taken.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+    },
     /// Run the collector.
     Serve {
         /// The collector's config file.
@@ -51,10 +64,15 @@ enum TokenAction {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The quickstart prints its own summary; its log shows only problems by default.
+    let default_level = match cli.command {
+        Command::Quickstart { .. } => "warn",
+        _ => "info",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -70,6 +88,18 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Quickstart { data_dir, listen } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let options = estate_server::quickstart::QuickstartOptions {
+                data_dir: Some(data_dir),
+                listen,
+            };
+            runtime.block_on(estate_server::quickstart::run(options, shutdown_signal()))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::CheckConfig { file } => match ServerConfig::load(&file) {
             Ok(_) => {
                 println!("{}: ok", file.display());

@@ -6,5 +6,6 @@
 mod cli;
 mod configs;
 mod http;
+mod quickstart;
 mod store;
 mod support;
