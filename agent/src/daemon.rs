@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use estate_protocol::{Report, Window};
+use estate_protocol::Report;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, watch};
 use uuid::Uuid;
@@ -309,7 +309,7 @@ pub async fn run_with_first_report(
                 }
             }
             _ = report_tick.tick() => {
-                let measured = measure(&mut sampler, meter.as_mut(), sampling, window_start, window_started);
+                let measured = report::measure(&mut sampler, meter.as_mut(), sampling, window_start, window_started);
                 window_start = measured.window.end;
                 window_started = Instant::now();
                 // A report that cannot be built or spooled (disk full, say) is lost; the
@@ -326,7 +326,7 @@ pub async fn run_with_first_report(
     if sampling {
         sampler.sample();
     }
-    let measured = measure(
+    let measured = report::measure(
         &mut sampler,
         meter.as_mut(),
         sampling,
@@ -367,42 +367,6 @@ pub async fn run_with_first_report(
         "agent stopped"
     );
     Ok(summary)
-}
-
-fn measure(
-    sampler: &mut Sampler,
-    meter: Option<&mut PowerMeter>,
-    sampling: bool,
-    start: DateTime<Utc>,
-    started: Instant,
-) -> Measured {
-    let mut errors = Vec::new();
-    let power = match meter {
-        Some(meter) => {
-            let (power, power_errors) = meter.read();
-            errors.extend(power_errors);
-            power
-        }
-        None => {
-            estate_protocol::Power::none(vec!["power collector turned off in config".to_owned()])
-        }
-    };
-    let utilisation = if sampling {
-        let (utilisation, sampler_errors) = sampler.summarise(started.elapsed());
-        errors.extend(sampler_errors);
-        utilisation
-    } else {
-        None
-    };
-    Measured {
-        window: Window {
-            start,
-            end: Utc::now(),
-        },
-        utilisation,
-        power,
-        errors,
-    }
 }
 
 /// Runs the collectors and probes on a blocking thread, drops the inventory when the

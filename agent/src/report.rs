@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use estate_protocol::{
     AgentInfo, CollectorError, CollectorErrorKind, Report, SCHEMA_VERSION, Window,
 };
@@ -81,8 +81,34 @@ pub fn collect_once(ctx: &Context, shot: OneShot) -> Result<Report, ReportError>
     } else {
         std::thread::sleep(shot.burst);
     }
-    let mut errors: Vec<CollectorError> = Vec::new();
-    let power = match meter.as_mut() {
+    let measured = measure(
+        &mut sampler,
+        meter.as_mut(),
+        enabled("utilisation"),
+        start,
+        started,
+    );
+    Ok(assemble(
+        ctx,
+        Identity {
+            host_id,
+            host_id_source,
+        },
+        measured,
+    ))
+}
+
+/// Ends a measurement window: power since the meter's start (or a note that it is off)
+/// and the utilisation summary since `started`, as the daemon and `collect_once` both need.
+pub fn measure(
+    sampler: &mut Sampler,
+    meter: Option<&mut PowerMeter>,
+    sampling: bool,
+    start: DateTime<Utc>,
+    started: Instant,
+) -> Measured {
+    let mut errors = Vec::new();
+    let power = match meter {
         Some(meter) => {
             let (power, power_errors) = meter.read();
             errors.extend(power_errors);
@@ -92,27 +118,22 @@ pub fn collect_once(ctx: &Context, shot: OneShot) -> Result<Report, ReportError>
             estate_protocol::Power::none(vec!["power collector turned off in config".to_owned()])
         }
     };
-    let utilisation = if enabled("utilisation") {
+    let utilisation = if sampling {
         let (utilisation, sampler_errors) = sampler.summarise(started.elapsed());
         errors.extend(sampler_errors);
         utilisation
     } else {
         None
     };
-    let end = Utc::now();
-    Ok(assemble(
-        ctx,
-        Identity {
-            host_id,
-            host_id_source,
+    Measured {
+        window: Window {
+            start,
+            end: Utc::now(),
         },
-        Measured {
-            window: Window { start, end },
-            utilisation,
-            power,
-            errors,
-        },
-    ))
+        utilisation,
+        power,
+        errors,
+    }
 }
 
 /// The host's identity, as [`host_id::host_id`] found it.

@@ -5,14 +5,15 @@
 //! parsing and validation; it must not read anything but the config file itself (token
 //! files are read when the server starts, see [`crate::auth`]).
 
-use std::fmt;
 use std::net::SocketAddr;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
+
+use estate_agent::config::located::{self, Issues};
+pub use estate_agent::config::located::{ConfigError, ConfigIssue};
 
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8470";
@@ -192,131 +193,17 @@ struct RawMetrics {
 }
 
 // ---------------------------------------------------------------------------------
-// Errors.
-
-/// One problem in a config file, located.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigIssue {
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column.
-    pub column: usize,
-    /// The key concerned (dotted path), where known.
-    pub key: Option<String>,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl fmt::Display for ConfigIssue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}", self.line, self.column, self.message)
-    }
-}
-
-/// A config file that could not be used, with every problem found in it.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("{path}: {source}")]
-    Read {
-        /// The file.
-        path: String,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file has problems.
-    #[error("{}", render_issues(.path, .issues))]
-    Invalid {
-        /// The file.
-        path: String,
-        /// The problems, in file order.
-        issues: Vec<ConfigIssue>,
-    },
-}
-
-fn render_issues(path: &str, issues: &[ConfigIssue]) -> String {
-    let lines: Vec<String> = issues
-        .iter()
-        .map(|issue| match &issue.key {
-            Some(key) => format!(
-                "{path}:{}:{}: `{key}`: {}",
-                issue.line, issue.column, issue.message
-            ),
-            None => format!("{path}:{}:{}: {}", issue.line, issue.column, issue.message),
-        })
-        .collect();
-    lines.join("\n")
-}
-
-/// 1-based line and column of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
-    (line, column)
-}
-
-struct Issues<'a> {
-    text: &'a str,
-    issues: Vec<ConfigIssue>,
-}
-
-impl Issues<'_> {
-    fn at(&mut self, span: Range<usize>, key: &str, message: impl Into<String>) {
-        let (line, column) = line_col(self.text, span.start);
-        self.issues.push(ConfigIssue {
-            line,
-            column,
-            key: Some(key.to_owned()),
-            message: message.into(),
-        });
-    }
-}
-
-// ---------------------------------------------------------------------------------
-// Loading.
+// Loading (diagnostics: [`located`]).
 
 impl ServerConfig {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<ServerConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        ServerConfig::parse(&text, &path.display().to_string())
+        located::load::<RawConfig, _>(path, validate)
     }
 
     /// Parses and validates config text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<ServerConfig, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|err| {
-            let (line, column) = err.span().map_or((1, 1), |span| line_col(text, span.start));
-            ConfigError::Invalid {
-                path: origin.to_owned(),
-                issues: vec![ConfigIssue {
-                    line,
-                    column,
-                    key: None,
-                    message: err.message().trim().to_owned(),
-                }],
-            }
-        })?;
-        let mut issues = Issues {
-            text,
-            issues: Vec::new(),
-        };
-        let config = validate(raw, &mut issues);
-        if issues.issues.is_empty() {
-            Ok(config)
-        } else {
-            let mut list = issues.issues;
-            list.sort_by_key(|i| (i.line, i.column));
-            Err(ConfigError::Invalid {
-                path: origin.to_owned(),
-                issues: list,
-            })
-        }
+        located::parse::<RawConfig, _>(text, origin, validate)
     }
 }
 
@@ -422,7 +309,7 @@ mod tests {
 
     #[test]
     fn line_col_counts_from_one() {
-        assert_eq!(line_col("a\nbc", 3), (2, 2));
-        assert_eq!(line_col("abc", 0), (1, 1));
+        assert_eq!(located::line_col("a\nbc", 3), (2, 2));
+        assert_eq!(located::line_col("abc", 0), (1, 1));
     }
 }
