@@ -29,6 +29,12 @@ pub const DEFAULT_WRITE_BATCH_MAX: u64 = 512;
 pub const DEFAULT_RAW_REPORTS_DAYS: u64 = 30;
 /// Default seconds a report's `collected_at` may lie in the future.
 pub const DEFAULT_MAX_CLOCK_SKEW_SECS: u64 = 86_400;
+/// Default seconds without a report after which a host is `stale`.
+pub const DEFAULT_STALE_AFTER_SECS: u64 = 900;
+/// Default most reports one host may send per minute before ingest answers 429.
+pub const DEFAULT_MAX_REPORTS_PER_HOST_PER_MINUTE: u64 = 120;
+/// Default seconds between recomputations of the estate metrics from the store.
+pub const DEFAULT_METRICS_REFRESH_SECS: u64 = 15;
 /// Shortest enrolment or read token accepted in a token file.
 pub const MIN_TOKEN_CHARS: usize = 16;
 
@@ -41,6 +47,11 @@ pub struct ServerConfig {
     pub body_limit_bytes: u64,
     /// How far in the future `collected_at` may be.
     pub max_clock_skew: Duration,
+    /// A host silent for longer than this is `stale`.
+    pub stale_after: Duration,
+    /// Most reports per host per minute (a token bucket of that size refilled over a
+    /// minute); `None` turns the limit off.
+    pub max_reports_per_host_per_minute: Option<u32>,
     /// Where data is kept.
     pub storage: StorageConfig,
     /// Token settings.
@@ -57,6 +68,8 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8470)),
             body_limit_bytes: DEFAULT_BODY_LIMIT_BYTES,
             max_clock_skew: Duration::from_secs(DEFAULT_MAX_CLOCK_SKEW_SECS),
+            stale_after: Duration::from_secs(DEFAULT_STALE_AFTER_SECS),
+            max_reports_per_host_per_minute: Some(DEFAULT_MAX_REPORTS_PER_HOST_PER_MINUTE as u32),
             storage: StorageConfig::default(),
             auth: AuthConfig::default(),
             retention: RetentionConfig::default(),
@@ -91,7 +104,7 @@ impl Default for StorageConfig {
 pub enum Backend {
     /// An embedded SQLite database file.
     Sqlite(PathBuf),
-    /// A PostgreSQL server (`postgres://` URL). Not built yet.
+    /// A PostgreSQL server (`postgres://` URL), shareable by several collectors.
     Postgres(String),
 }
 
@@ -126,6 +139,8 @@ pub struct MetricsConfig {
     pub enabled: bool,
     /// Whether per-host series are exported (off for very large estates).
     pub per_host: bool,
+    /// How often the estate metrics are recomputed from the store.
+    pub refresh: Duration,
 }
 
 impl Default for MetricsConfig {
@@ -133,6 +148,7 @@ impl Default for MetricsConfig {
         MetricsConfig {
             enabled: true,
             per_host: false,
+            refresh: Duration::from_secs(DEFAULT_METRICS_REFRESH_SECS),
         }
     }
 }
@@ -161,6 +177,8 @@ struct RawServer {
     listen: Option<Spanned<String>>,
     body_limit_bytes: Option<Spanned<u64>>,
     max_clock_skew_secs: Option<Spanned<u64>>,
+    stale_after_secs: Option<Spanned<u64>>,
+    max_reports_per_host_per_minute: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -190,6 +208,7 @@ struct RawRetention {
 struct RawMetrics {
     enabled: Option<bool>,
     per_host: Option<bool>,
+    refresh_secs: Option<Spanned<u64>>,
 }
 
 // ---------------------------------------------------------------------------------
@@ -236,6 +255,16 @@ fn validate(raw: RawConfig, issues: &mut Issues<'_>) -> ServerConfig {
     }
     if let Some(skew) = raw.server.max_clock_skew_secs {
         config.max_clock_skew = Duration::from_secs(skew.into_inner());
+    }
+    if let Some(stale) = raw.server.stale_after_secs
+        && let Some(v) = at_least(stale, 60, "server.stale_after_secs", issues)
+    {
+        config.stale_after = Duration::from_secs(v);
+    }
+    if let Some(rate) = raw.server.max_reports_per_host_per_minute {
+        let v = rate.into_inner();
+        config.max_reports_per_host_per_minute =
+            (v > 0).then(|| u32::try_from(v).unwrap_or(u32::MAX));
     }
 
     match (raw.storage.sqlite_path, raw.storage.postgres_url) {
@@ -291,6 +320,11 @@ fn validate(raw: RawConfig, issues: &mut Issues<'_>) -> ServerConfig {
     }
     if let Some(per_host) = raw.metrics.per_host {
         config.metrics.per_host = per_host;
+    }
+    if let Some(refresh) = raw.metrics.refresh_secs
+        && let Some(v) = at_least(refresh, 1, "metrics.refresh_secs", issues)
+    {
+        config.metrics.refresh = Duration::from_secs(v);
     }
     config
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,7 +23,9 @@ use serde::Serialize;
 
 use crate::auth;
 use crate::ingest::{self, IngestError, MAX_HOST_ID_BYTES, MAX_HOSTNAME_BYTES};
-use crate::metrics::Metrics;
+use crate::metrics::{self, Metrics};
+use crate::query::{self, QueryError};
+use crate::ratelimit::RateLimiter;
 use crate::store::{IngestOutcome, Store, StoreError};
 
 /// Largest enrolment request body.
@@ -50,7 +52,35 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Whether `/metrics` is served.
     pub metrics_enabled: bool,
+    /// Whether `/metrics` carries per-host series.
+    pub metrics_per_host: bool,
+    /// How long a computed estate view serves scrapes before it is recomputed.
+    pub metrics_refresh: Duration,
+    /// A host silent for longer than this is stale.
+    pub stale_after: Duration,
+    /// The per-host ingest limit, when on.
+    pub rate_limiter: Option<Arc<RateLimiter>>,
 }
+
+/// The OpenAPI 3.1 document of this API, served at [`OPENAPI_PATH`].
+pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+/// Where the OpenAPI document is served.
+pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+
+/// Every route of the API as (method, path template), for the OpenAPI test: the
+/// document and this list must name the same operations.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+    ("get", OPENAPI_PATH),
+    ("post", ENROL_PATH),
+    ("post", REPORTS_PATH),
+    ("get", "/api/v1/hosts"),
+    ("get", "/api/v1/hosts/{host_id}"),
+    ("get", "/api/v1/hosts/{host_id}/history"),
+    ("get", "/api/v1/estate/summary"),
+];
 
 /// The router of the whole API.
 pub fn router(state: AppState) -> Router {
@@ -62,6 +92,9 @@ pub fn router(state: AppState) -> Router {
         .route(REPORTS_PATH, post(ingest_report))
         .route("/api/v1/hosts", get(list_hosts))
         .route("/api/v1/hosts/{host_id}", get(get_host))
+        .route("/api/v1/hosts/{host_id}/history", get(host_history))
+        .route("/api/v1/estate/summary", get(estate_summary))
+        .route(OPENAPI_PATH, get(openapi))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -127,6 +160,12 @@ impl From<IngestError> for HttpError {
             | IngestError::FieldTooLarge(_) => StatusCode::UNPROCESSABLE_ENTITY,
         };
         HttpError::new(status, err.code(), err.to_string())
+    }
+}
+
+impl From<QueryError> for HttpError {
+    fn from(err: QueryError) -> Self {
+        HttpError::new(StatusCode::BAD_REQUEST, "invalid_query", err.to_string())
     }
 }
 
@@ -293,6 +332,19 @@ async fn ingest_checked(
         .token_host(auth::hash_token(token))
         .await?
         .ok_or_else(|| HttpError::unauthenticated("the agent token is not valid"))?;
+    if let Some(limiter) = &state.rate_limiter
+        && let Err(wait) = limiter.check(&token_host, std::time::Instant::now())
+    {
+        tracing::warn!(host = %token_host, "report rate limited");
+        return Err(HttpError {
+            retry_after_secs: Some(wait.as_secs().max(1)),
+            ..HttpError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "this host sends reports faster than the collector's per-host limit; retry later",
+            )
+        });
+    }
     let result = async {
         ingest::check_content_type(header_str(headers, header::CONTENT_TYPE))?;
         let limit = state.body_limit_bytes;
@@ -343,11 +395,19 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, HttpError> {
     if !state.metrics_enabled {
         return Err(not_found().await);
     }
-    let hosts = state
-        .store
-        .host_states(Metrics::stale_before(Utc::now()))
-        .await?;
-    state.metrics.refresh(hosts, state.store.transactions());
+    {
+        let mut refreshed = state.metrics.view_lock().lock().await;
+        if refreshed.is_none_or(|at| at.elapsed() >= state.metrics_refresh) {
+            let stale_before = metrics::stale_before(Utc::now(), state.stale_after);
+            let hosts = state.store.hosts().await?;
+            let summary = query::summarise(&hosts, stale_before);
+            state
+                .metrics
+                .refresh_view(&hosts, &summary, state.metrics_per_host);
+            *refreshed = Some(std::time::Instant::now());
+        }
+    }
+    state.metrics.sync_transactions(state.store.transactions());
     let text = state.metrics.encode().map_err(|e| {
         tracing::error!(error = %e, "cannot encode metrics");
         HttpError::new(
@@ -366,6 +426,16 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, HttpError> {
         .into_response())
 }
 
+async fn openapi() -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        OPENAPI_JSON,
+    )
+}
+
 fn check_read_token(state: &AppState, headers: &HeaderMap) -> Result<(), HttpError> {
     let Some(expected) = &state.read_token else {
         return Ok(());
@@ -377,18 +447,65 @@ fn check_read_token(state: &AppState, headers: &HeaderMap) -> Result<(), HttpErr
     }
 }
 
-#[derive(Serialize)]
-struct HostList {
-    hosts: Vec<crate::store::HostRecord>,
+async fn list_hosts(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, HttpError> {
+    check_read_token(&state, &headers)?;
+    let stale_before = metrics::stale_before(Utc::now(), state.stale_after);
+    let query = query::host_query(raw.as_deref(), stale_before)?;
+    let page = state.store.list_hosts(query).await?;
+    Ok(axum::Json(page))
 }
 
-async fn list_hosts(
+#[derive(Serialize)]
+struct History {
+    host_id: String,
+    from: chrono::DateTime<Utc>,
+    to: chrono::DateTime<Utc>,
+    points: Vec<crate::store::SeriesPoint>,
+}
+
+async fn host_history(
+    State(state): State<AppState>,
+    Path(host_id): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, HttpError> {
+    check_read_token(&state, &headers)?;
+    let range = query::history_range(raw.as_deref(), Utc::now())?;
+    if state.store.host(host_id.clone()).await?.is_none() {
+        return Err(no_such_host(&host_id));
+    }
+    let points = state
+        .store
+        .series(host_id.clone(), range.from, range.to)
+        .await?;
+    Ok(axum::Json(History {
+        host_id,
+        from: range.from,
+        to: range.to,
+        points,
+    }))
+}
+
+async fn estate_summary(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, HttpError> {
     check_read_token(&state, &headers)?;
+    let stale_before = metrics::stale_before(Utc::now(), state.stale_after);
     let hosts = state.store.hosts().await?;
-    Ok(axum::Json(HostList { hosts }))
+    Ok(axum::Json(query::summarise(&hosts, stale_before)))
+}
+
+fn no_such_host(host_id: &str) -> HttpError {
+    HttpError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no host `{host_id}`"),
+    )
 }
 
 async fn get_host(
@@ -399,10 +516,6 @@ async fn get_host(
     check_read_token(&state, &headers)?;
     match state.store.host(host_id.clone()).await? {
         Some(host) => Ok(axum::Json(host)),
-        None => Err(HttpError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no host `{host_id}`"),
-        )),
+        None => Err(no_such_host(&host_id)),
     }
 }

@@ -8,11 +8,11 @@
 use std::io::Read;
 
 use chrono::{DateTime, TimeZone, Utc};
-use estate_protocol::{PowerSource, Report, SCHEMA_VERSION};
+use estate_protocol::{Inventory, PowerSource, Report, SCHEMA_VERSION};
 use flate2::read::GzDecoder;
 use serde_json::Value;
 
-use crate::store::{NewReport, SeriesPoint};
+use crate::store::{HostFacets, NewReport, SeriesPoint};
 
 /// Longest string anywhere in a report, bytes.
 pub const MAX_STRING_BYTES: usize = 64 * 1024;
@@ -153,6 +153,10 @@ fn check_sizes(value: &Value, path: &mut String) -> Result<(), IngestError> {
             "{path} is {} bytes, more than {MAX_STRING_BYTES}",
             s.len()
         ))),
+        // PostgreSQL text cannot hold NUL; refuse it in every backend alike.
+        Value::String(s) if s.contains('\0') => Err(IngestError::InvalidReport(format!(
+            "{path} contains a NUL character"
+        ))),
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
                 let len = path.len();
@@ -164,6 +168,11 @@ fn check_sizes(value: &Value, path: &mut String) -> Result<(), IngestError> {
         }
         Value::Object(map) => {
             for (key, item) in map {
+                if key.contains('\0') {
+                    return Err(IngestError::InvalidReport(format!(
+                        "a key in {path} contains a NUL character"
+                    )));
+                }
                 let len = path.len();
                 path.push('.');
                 path.push_str(key);
@@ -254,6 +263,28 @@ pub fn validate(
     Ok(())
 }
 
+/// What the store indexes about a host from its inventory.
+pub fn facets(inventory: &Inventory) -> HostFacets {
+    let os = inventory.os.as_ref();
+    let hardware = inventory.hardware.as_ref();
+    HostFacets {
+        os_family: os.map(|o| o.family.clone()),
+        os_id: os.map(|o| o.id.clone()),
+        os_name: os.map(|o| o.name.clone()),
+        os_version: os.and_then(|o| o.version_id.clone().or_else(|| o.build.clone())),
+        machine_kind: hardware.map(|h| wire_name(&h.virtualization.kind)),
+        chassis: hardware.map(|h| wire_name(&h.chassis)),
+    }
+}
+
+/// The wire name of a protocol enum (`vm`, `laptop`, …).
+fn wire_name<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(Value::String(s)) => s,
+        _ => "unknown".to_owned(),
+    }
+}
+
 /// The parts of a validated report the store indexes, plus the raw JSON.
 pub fn to_new_report(
     report: &Report,
@@ -287,6 +318,7 @@ pub fn to_new_report(
         received_at,
         inventory_json,
         inventory_hash: report.inventory_hash.clone(),
+        facets: report.inventory.as_ref().map(facets),
         point: SeriesPoint {
             window_start: report.window.start,
             window_end: report.window.end,

@@ -7,11 +7,16 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod carbon;
+pub mod checks;
 pub mod config;
+pub mod facts;
 pub mod http;
 pub mod ingest;
 pub mod metrics;
+pub mod query;
 pub mod quickstart;
+pub mod ratelimit;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -24,7 +29,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Backend, ServerConfig};
 use crate::http::AppState;
-use crate::store::{SqliteStore, Store, StoreError};
+use crate::store::{PostgresOptions, PostgresStore, SqliteStore, Store, StoreError};
 
 /// How often raw-report retention runs.
 pub const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
@@ -41,9 +46,10 @@ pub enum AppError {
         #[source]
         source: StoreError,
     },
-    /// The PostgreSQL backend was asked for.
-    #[error("the PostgreSQL backend is not built yet; use storage.sqlite_path")]
-    PostgresNotBuilt,
+    /// The PostgreSQL store could not be opened (the URL is not repeated: it may hold a
+    /// password).
+    #[error("cannot open the PostgreSQL store")]
+    Postgres(#[source] StoreError),
     /// A token file could not be used.
     #[error(transparent)]
     Auth(#[from] auth::AuthError),
@@ -64,7 +70,8 @@ pub enum AppError {
     Serve(#[source] std::io::Error),
 }
 
-/// Opens the configured store, applying migrations.
+/// Opens the configured store, applying migrations. Must be called within a tokio
+/// runtime (the PostgreSQL store runs its writers on it); it blocks while migrations run.
 pub fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>, AppError> {
     match &config.storage.backend {
         Backend::Sqlite(path) => {
@@ -79,7 +86,15 @@ pub fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>, AppError> {
             })?;
             Ok(Arc::new(store))
         }
-        Backend::Postgres(_) => Err(AppError::PostgresNotBuilt),
+        Backend::Postgres(url) => {
+            let options = PostgresOptions {
+                write_queue_capacity: config.storage.write_queue_capacity,
+                write_batch_max: config.storage.write_batch_max,
+                ..PostgresOptions::default()
+            };
+            let store = PostgresStore::open_blocking(url, options).map_err(AppError::Postgres)?;
+            Ok(Arc::new(store))
+        }
     }
 }
 
@@ -91,14 +106,26 @@ pub fn build_state(config: &ServerConfig, store: Arc<dyn Store>) -> Result<AppSt
             None => None,
         })
     };
+    let metrics = metrics::Metrics::new()?;
+    let observer = metrics.clone();
+    let store: Arc<dyn Store> = Arc::new(store::timed::TimedStore::new(
+        store,
+        Arc::new(move |operation, elapsed| observer.observe_store(operation, elapsed)),
+    ));
     Ok(AppState {
         store,
         enrolment_token: read(&config.auth.enrolment_token_file)?,
         read_token: read(&config.auth.read_token_file)?,
         body_limit_bytes: config.body_limit_bytes,
         max_clock_skew: config.max_clock_skew,
-        metrics: metrics::Metrics::new()?,
+        metrics,
         metrics_enabled: config.metrics.enabled,
+        metrics_per_host: config.metrics.per_host,
+        metrics_refresh: config.metrics.refresh,
+        stale_after: config.stale_after,
+        rate_limiter: config
+            .max_reports_per_host_per_minute
+            .map(|n| Arc::new(ratelimit::RateLimiter::new(n))),
     })
 }
 

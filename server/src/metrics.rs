@@ -6,18 +6,21 @@
 //! This module owns metric names and recording; it must not decide outcomes (handlers
 //! pass them in) and must not take unbounded labels.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
-use crate::store::HostStates;
+use crate::query::EstateSummary;
+use crate::store::HostRecord;
 
-/// A host whose last report is older than this is `stale` in `estate_hosts`.
-pub const STALE_AFTER: Duration = Duration::from_secs(15 * 60);
+/// Label values longer than this are cut (with `…`), so one odd host name cannot make a
+/// huge series.
+const MAX_LABEL_VALUE_CHARS: usize = 128;
 
 /// Why the metrics could not be built or encoded.
 #[derive(Debug, thiserror::Error)]
@@ -29,9 +32,15 @@ pub struct MetricsError(#[from] prometheus::Error);
 pub struct Metrics {
     registry: Registry,
     hosts: IntGaugeVec,
+    hosts_by_os: IntGaugeVec,
+    hosts_by_kind: IntGaugeVec,
+    host_info: IntGaugeVec,
+    host_last_report: GaugeVec,
     ingest_reports: IntCounterVec,
     ingest_duration: Histogram,
+    store_duration: HistogramVec,
     write_transactions: IntCounter,
+    view_refreshed: Arc<tokio::sync::Mutex<Option<Instant>>>,
 }
 
 impl Metrics {
@@ -61,6 +70,54 @@ impl Metrics {
                 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
             ]),
         )?;
+        let hosts_by_os = IntGaugeVec::new(
+            Opts::new(
+                "estate_hosts_by_os",
+                "Hosts by operating system of their latest inventory (unknown before one arrives).",
+            ),
+            &["os_family", "os_id", "os_version"],
+        )?;
+        let hosts_by_kind = IntGaugeVec::new(
+            Opts::new(
+                "estate_hosts_by_kind",
+                "Hosts by machine kind (physical, vm, container, unknown).",
+            ),
+            &["kind"],
+        )?;
+        let host_info = IntGaugeVec::new(
+            Opts::new(
+                "estate_host_info",
+                "One series per host (value 1) carrying its inventory labels; only with [metrics] per_host.",
+            ),
+            &[
+                "host_id",
+                "hostname",
+                "os_family",
+                "os_id",
+                "os_version",
+                "kind",
+                "chassis",
+                "role",
+                "site",
+            ],
+        )?;
+        let host_last_report = GaugeVec::new(
+            Opts::new(
+                "estate_host_last_report_timestamp_seconds",
+                "When the host's latest report was collected (Unix time); only with [metrics] per_host.",
+            ),
+            &["host_id"],
+        )?;
+        let store_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "estate_store_operation_duration_seconds",
+                "Time the store took per operation, by operation (ingest, host, hosts, list_hosts, series, ...).",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ]),
+            &["operation"],
+        )?;
         let write_transactions = IntCounter::new(
             "estate_store_write_transactions_total",
             "Write transactions committed by the store (many reports share one).",
@@ -69,6 +126,15 @@ impl Metrics {
         registry.register(Box::new(ingest_reports.clone()))?;
         registry.register(Box::new(ingest_duration.clone()))?;
         registry.register(Box::new(write_transactions.clone()))?;
+        registry.register(Box::new(hosts_by_os.clone()))?;
+        registry.register(Box::new(hosts_by_kind.clone()))?;
+        registry.register(Box::new(host_info.clone()))?;
+        registry.register(Box::new(host_last_report.clone()))?;
+        registry.register(Box::new(store_duration.clone()))?;
+        #[cfg(target_os = "linux")]
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
         for state in ["reporting", "stale"] {
             hosts.with_label_values(&[state]).set(0);
         }
@@ -78,9 +144,15 @@ impl Metrics {
         Ok(Metrics {
             registry,
             hosts,
+            hosts_by_os,
+            hosts_by_kind,
+            host_info,
+            host_last_report,
             ingest_reports,
             ingest_duration,
+            store_duration,
             write_transactions,
+            view_refreshed: Arc::new(tokio::sync::Mutex::new(None)),
         })
     }
 
@@ -91,20 +163,77 @@ impl Metrics {
         self.ingest_duration.observe(elapsed.as_secs_f64());
     }
 
-    /// The cutoff between `reporting` and `stale` hosts at `now`.
-    pub fn stale_before(now: DateTime<Utc>) -> DateTime<Utc> {
-        now - chrono::Duration::from_std(STALE_AFTER).unwrap_or_default()
+    /// Observes one store operation's duration.
+    pub fn observe_store(&self, operation: &str, elapsed: Duration) {
+        self.store_duration
+            .with_label_values(&[operation])
+            .observe(elapsed.as_secs_f64());
     }
 
-    /// Refreshes the gauges computed from the store.
-    pub fn refresh(&self, hosts: HostStates, transactions: u64) {
+    /// The lock that coalesces estate view refreshes, holding when the view was last
+    /// computed: scrapes that find it fresh (younger than `[metrics] refresh_secs`)
+    /// reuse it, so many collectors and scrapers put a bounded load on the store.
+    pub fn view_lock(&self) -> &tokio::sync::Mutex<Option<Instant>> {
+        &self.view_refreshed
+    }
+
+    /// Recomputes the estate gauges from the host list: counts always, per-host series
+    /// when `per_host`.
+    pub fn refresh_view(&self, hosts: &[HostRecord], summary: &EstateSummary, per_host: bool) {
         let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         self.hosts
             .with_label_values(&["reporting"])
-            .set(count(hosts.reporting));
+            .set(count(summary.reporting));
         self.hosts
             .with_label_values(&["stale"])
-            .set(count(hosts.stale));
+            .set(count(summary.stale));
+        self.hosts_by_kind.reset();
+        for (kind, n) in &summary.by_kind {
+            self.hosts_by_kind
+                .with_label_values(&[clip(kind).as_str()])
+                .set(count(*n));
+        }
+        self.hosts_by_os.reset();
+        let mut by_os: std::collections::BTreeMap<[String; 3], i64> = Default::default();
+        for h in hosts {
+            let f = &h.facets;
+            let key = [&f.os_family, &f.os_id, &f.os_version]
+                .map(|v| clip(v.as_deref().unwrap_or("unknown")));
+            *by_os.entry(key).or_default() += 1;
+        }
+        for (key, n) in &by_os {
+            let labels = [key[0].as_str(), key[1].as_str(), key[2].as_str()];
+            self.hosts_by_os.with_label_values(&labels).set(*n);
+        }
+        self.host_info.reset();
+        self.host_last_report.reset();
+        if per_host {
+            for h in hosts {
+                let f = &h.facets;
+                let or_unknown = |v: &Option<String>| clip(v.as_deref().unwrap_or("unknown"));
+                let label = |k: &str| clip(h.labels.get(k).map(String::as_str).unwrap_or(""));
+                let values = [
+                    clip(&h.host_id),
+                    clip(&h.hostname),
+                    or_unknown(&f.os_family),
+                    or_unknown(&f.os_id),
+                    or_unknown(&f.os_version),
+                    or_unknown(&f.machine_kind),
+                    or_unknown(&f.chassis),
+                    label("role"),
+                    label("site"),
+                ];
+                let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+                self.host_info.with_label_values(&refs).set(1);
+                self.host_last_report
+                    .with_label_values(&[values[0].as_str()])
+                    .set(h.last_seen.timestamp_millis() as f64 / 1000.0);
+            }
+        }
+    }
+
+    /// Brings the transactions counter up to the store's count.
+    pub fn sync_transactions(&self, transactions: u64) {
         let seen = self.write_transactions.get();
         if transactions > seen {
             self.write_transactions.inc_by(transactions - seen);
@@ -117,4 +246,20 @@ impl Metrics {
         TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
         Ok(String::from_utf8_lossy(&out).into_owned())
     }
+}
+
+/// A label value cut to [`MAX_LABEL_VALUE_CHARS`].
+fn clip(value: &str) -> String {
+    if value.chars().count() <= MAX_LABEL_VALUE_CHARS {
+        value.to_owned()
+    } else {
+        let mut cut: String = value.chars().take(MAX_LABEL_VALUE_CHARS - 1).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+/// The cutoff between `reporting` and `stale` hosts at `now`.
+pub fn stale_before(now: DateTime<Utc>, stale_after: Duration) -> DateTime<Utc> {
+    now - chrono::Duration::from_std(stale_after).unwrap_or_default()
 }

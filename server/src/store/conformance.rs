@@ -11,7 +11,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use uuid::Uuid;
 
-use super::{HostStates, IngestOutcome, NewReport, SeriesPoint, Store, StoreError};
+use super::{
+    HostFacets, HostQuery, HostState, HostStates, IngestOutcome, NewReport, SeriesPoint, Store,
+    StoreError,
+};
 
 fn ok<T>(result: Result<T, StoreError>, what: &str) -> T {
     match result {
@@ -47,6 +50,14 @@ pub fn sample_report(
         received_at: collected_at,
         inventory_json: inventory.map(|h| format!("{{\"marker\":\"{h}\"}}")),
         inventory_hash: inventory.unwrap_or("h-latest").to_owned(),
+        facets: inventory.map(|_| HostFacets {
+            os_family: Some("linux".to_owned()),
+            os_id: Some("debian".to_owned()),
+            os_name: Some("Debian GNU/Linux 12 (bookworm)".to_owned()),
+            os_version: Some("12".to_owned()),
+            machine_kind: Some("vm".to_owned()),
+            chassis: Some("virtual".to_owned()),
+        }),
         point: SeriesPoint {
             window_start: collected_at - Duration::minutes(5),
             window_end: collected_at,
@@ -72,6 +83,9 @@ pub async fn run_all(store: Arc<dyn Store>) {
     tokens_are_bound_replaced_and_revoked(store.as_ref()).await;
     retention_prunes_raw_reports_only(store.as_ref()).await;
     host_states_split_at_the_cutoff(store.as_ref()).await;
+    facets_follow_the_inventory(store.as_ref()).await;
+    host_listing_filters_and_pages(store.as_ref()).await;
+    latest_report_is_the_newest_collected(store.as_ref()).await;
     concurrent_writes_are_grouped(Arc::clone(&store), 200).await;
 }
 
@@ -166,13 +180,21 @@ pub async fn series_rows_per_report(store: &dyn Store) {
             "ingest",
         );
     }
-    let points = ok(store.series("series".to_owned()).await, "series");
+    let all = |host: &str| store.series(host.to_owned(), at(-1_000_000), at(1_000_000));
+    let points = ok(all("series").await, "series");
     let ends: Vec<_> = points.iter().map(|p| p.window_end).collect();
     assert_eq!(ends, vec![at(0), at(5), at(10)]);
     assert_eq!(points[0].power_watts, Some(60.0));
     assert_eq!(points[0].memory_p95_ratio, None);
     assert_eq!(points[0].power_source, "measured");
-    assert!(ok(store.series("nobody".to_owned()).await, "series").is_empty());
+    assert!(ok(all("nobody").await, "series").is_empty());
+    // The range is half-open on the window's end: [from, to).
+    let ranged = ok(
+        store.series("series".to_owned(), at(5), at(10)).await,
+        "ranged series",
+    );
+    let ends: Vec<_> = ranged.iter().map(|p| p.window_end).collect();
+    assert_eq!(ends, vec![at(5)]);
 }
 
 /// A token hash finds its host; re-enrolment replaces the old token; revocation ends it.
@@ -272,5 +294,143 @@ pub async fn concurrent_writes_are_grouped(store: Arc<dyn Store>, writers: usize
     assert!(
         transactions > 0 && (transactions as usize) <= writers / 2,
         "{writers} writes took {transactions} transactions"
+    );
+}
+
+/// The OS and machine-kind facets are those of the stored inventory: set by a report
+/// carrying one, kept by reports without.
+pub async fn facets_follow_the_inventory(store: &dyn Store) {
+    ok(
+        store.ingest(sample_report("facets", at(0), None)).await,
+        "without",
+    );
+    let host = ok(store.host("facets".to_owned()).await, "host");
+    assert_eq!(host.map(|h| h.facets), Some(HostFacets::default()));
+    ok(
+        store
+            .ingest(sample_report("facets", at(5), Some("f1")))
+            .await,
+        "with",
+    );
+    ok(
+        store.ingest(sample_report("facets", at(10), None)).await,
+        "without again",
+    );
+    let host = ok(store.host("facets".to_owned()).await, "host");
+    let facets = host.map(|h| h.facets).unwrap_or_default();
+    assert_eq!(facets.os_id.as_deref(), Some("debian"));
+    assert_eq!(facets.machine_kind.as_deref(), Some("vm"));
+}
+
+/// Filters combine (labels, OS, kind, state, search); pages follow the id order with a
+/// cursor, and `total` counts every match.
+pub async fn host_listing_filters_and_pages(store: &dyn Store) {
+    for (i, id) in ["list-a", "list-b", "list-c", "list-d", "list-e"]
+        .iter()
+        .enumerate()
+    {
+        let minutes = if i < 2 { -600 } else { 0 };
+        let mut report = sample_report(id, at(minutes), (i % 2 == 0).then_some("l1"));
+        report.labels.insert("suite".to_owned(), "list".to_owned());
+        report.labels.insert(
+            "role".to_owned(),
+            if i < 3 { "web" } else { "db" }.to_owned(),
+        );
+        report.hostname = format!("Srv-{}", id.to_uppercase());
+        ok(store.ingest(report).await, "ingest");
+    }
+    let base = || HostQuery {
+        labels: BTreeMap::from([("suite".to_owned(), "list".to_owned())]),
+        os: None,
+        machine_kind: None,
+        state: None,
+        stale_before: at(-60),
+        search: None,
+        after: None,
+        limit: 100,
+    };
+    let ids = |page: &super::HostPage| -> Vec<String> {
+        page.hosts.iter().map(|h| h.host_id.clone()).collect()
+    };
+    let page = ok(store.list_hosts(base()).await, "all");
+    assert_eq!(page.total, 5);
+    assert_eq!(
+        ids(&page),
+        ["list-a", "list-b", "list-c", "list-d", "list-e"]
+    );
+    assert_eq!(page.next_after, None);
+    assert!(page.hosts.iter().all(|h| h.inventory.is_none()));
+
+    let mut q = base();
+    q.labels.insert("role".to_owned(), "web".to_owned());
+    assert_eq!(
+        ids(&ok(store.list_hosts(q).await, "by label")),
+        ["list-a", "list-b", "list-c"]
+    );
+
+    let mut q = base();
+    q.os = Some("DEBIAN".to_owned());
+    assert_eq!(
+        ids(&ok(store.list_hosts(q).await, "by os id")),
+        ["list-a", "list-c", "list-e"]
+    );
+    let mut q = base();
+    q.os = Some("linux".to_owned());
+    q.machine_kind = Some("vm".to_owned());
+    assert_eq!(ok(store.list_hosts(q).await, "by family and kind").total, 3);
+
+    let mut q = base();
+    q.state = Some(HostState::Stale);
+    assert_eq!(
+        ids(&ok(store.list_hosts(q).await, "stale")),
+        ["list-a", "list-b"]
+    );
+    let mut q = base();
+    q.state = Some(HostState::Reporting);
+    assert_eq!(ok(store.list_hosts(q).await, "reporting").total, 3);
+
+    let mut q = base();
+    q.search = Some("srv-list-d".to_owned());
+    assert_eq!(ids(&ok(store.list_hosts(q).await, "search")), ["list-d"]);
+    let mut q = base();
+    q.search = Some("nothing-like-it".to_owned());
+    assert_eq!(ok(store.list_hosts(q).await, "search none").total, 0);
+
+    // Pages of two: a, b | c, d | e.
+    let mut seen = Vec::new();
+    let mut q = base();
+    q.limit = 2;
+    loop {
+        let page = ok(store.list_hosts(q.clone()).await, "page");
+        assert_eq!(page.total, 5);
+        seen.extend(ids(&page));
+        match page.next_after {
+            Some(after) => q.after = Some(after),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["list-a", "list-b", "list-c", "list-d", "list-e"]);
+
+    // A label key with odd characters is matched literally, not as a path.
+    let mut q = base();
+    q.labels.insert("we\"ird.key".to_owned(), "x".to_owned());
+    assert_eq!(ok(store.list_hosts(q).await, "odd key").total, 0);
+}
+
+/// The latest report is the one collected last, whatever the arrival order.
+pub async fn latest_report_is_the_newest_collected(store: &dyn Store) {
+    assert_eq!(
+        ok(store.latest_report("latest".to_owned()).await, "none yet"),
+        None
+    );
+    let mut newer = sample_report("latest", at(10), None);
+    newer.raw_json = "{\"n\":2}".to_owned();
+    let mut older = sample_report("latest", at(5), None);
+    older.raw_json = "{\"n\":1}".to_owned();
+    ok(store.ingest(newer).await, "newer");
+    ok(store.ingest(older).await, "older");
+    assert_eq!(
+        ok(store.latest_report("latest".to_owned()).await, "latest").as_deref(),
+        Some("{\"n\":2}")
     );
 }

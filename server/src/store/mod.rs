@@ -1,11 +1,13 @@
 //! The `Store` trait: everything the collector keeps, behind one seam, and the types that
-//! cross it. Backends live in submodules (`sqlite`; PostgreSQL later); [`conformance`] is
+//! cross it. Backends live in submodules (`sqlite`, `postgres`); [`conformance`] is
 //! the behaviour suite every backend must pass.
 //!
 //! This module owns the storage contract; it must not know about HTTP.
 
 pub mod conformance;
+pub mod postgres;
 pub mod sqlite;
+pub mod timed;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -15,6 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::SqliteStore;
 
 /// A boxed future returned by [`Store`] methods (keeps the trait usable as `dyn Store`).
@@ -61,10 +64,30 @@ pub struct NewReport {
     pub inventory_json: Option<String>,
     /// The report's `inventory_hash`.
     pub inventory_hash: String,
+    /// OS and machine kind from the inventory, when the report carried one.
+    pub facets: Option<HostFacets>,
     /// The summaries for the time series.
     pub point: SeriesPoint,
     /// The whole report as received (decompressed), for audit and re-processing.
     pub raw_json: String,
+}
+
+/// What the collector indexes about a host from its latest inventory, for filtering and
+/// the estate summary without reading inventories.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct HostFacets {
+    /// `linux`, `windows`, `macos`, … (the inventory's `os.family`).
+    pub os_family: Option<String>,
+    /// The OS id (`rocky`, `debian`, `windows`, …).
+    pub os_id: Option<String>,
+    /// The OS's pretty name (`Rocky Linux 9.3 (Blue Onyx)`).
+    pub os_name: Option<String>,
+    /// The OS version (`9.3`, `12`, `10.0.20348`).
+    pub os_version: Option<String>,
+    /// `physical`, `vm`, `container` or `unknown`.
+    pub machine_kind: Option<String>,
+    /// `laptop`, `desktop`, `server`, `virtual` or `unknown`.
+    pub chassis: Option<String>,
 }
 
 /// One row of a host's time series: the utilisation and power summaries of one report.
@@ -119,6 +142,9 @@ pub struct HostRecord {
     pub reported_inventory_hash: String,
     /// When the stored inventory was collected.
     pub inventory_collected_at: Option<DateTime<Utc>>,
+    /// OS and machine kind from the stored inventory (all `None` before one arrives).
+    #[serde(flatten)]
+    pub facets: HostFacets,
     /// The latest inventory (only in single-host answers).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inventory: Option<serde_json::Value>,
@@ -135,6 +161,48 @@ pub struct TokenRecord {
     pub issued_at: DateTime<Utc>,
     /// Whether it was revoked.
     pub revoked: bool,
+}
+
+/// Whether a host reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostState {
+    /// Reported at or after the stale cutoff.
+    Reporting,
+    /// Silent since before the stale cutoff.
+    Stale,
+}
+
+/// A filtered, paginated host listing. Every filter given must match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostQuery {
+    /// Labels that must be present with exactly these values.
+    pub labels: BTreeMap<String, String>,
+    /// Matches `os_family`, `os_id` or `os_name` (case-insensitive, whole value).
+    pub os: Option<String>,
+    /// Matches `machine_kind` exactly.
+    pub machine_kind: Option<String>,
+    /// Reporting or stale, relative to `stale_before`.
+    pub state: Option<HostState>,
+    /// The stale cutoff used by `state`.
+    pub stale_before: DateTime<Utc>,
+    /// Case-insensitive substring of the host name or id.
+    pub search: Option<String>,
+    /// Keyset cursor: only hosts whose id sorts after this one.
+    pub after: Option<String>,
+    /// Most hosts in the page (at least 1).
+    pub limit: u32,
+}
+
+/// One page of hosts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HostPage {
+    /// The hosts, by id.
+    pub hosts: Vec<HostRecord>,
+    /// How many hosts match the filters (all pages).
+    pub total: u64,
+    /// The cursor for the next page, when there is one.
+    pub next_after: Option<String>,
 }
 
 /// Hosts by state, for `estate_hosts`.
@@ -175,10 +243,19 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn tokens(&self) -> StoreFuture<'_, Vec<TokenRecord>>;
     /// Every host, without inventories, by id.
     fn hosts(&self) -> StoreFuture<'_, Vec<HostRecord>>;
+    /// One page of hosts matching `query`, without inventories, by id.
+    fn list_hosts(&self, query: HostQuery) -> StoreFuture<'_, HostPage>;
     /// One host with its inventory.
     fn host(&self, host_id: String) -> StoreFuture<'_, Option<HostRecord>>;
-    /// A host's series, oldest first.
-    fn series(&self, host_id: String) -> StoreFuture<'_, Vec<SeriesPoint>>;
+    /// A host's series points whose window ends in `[from, to)`, oldest first.
+    fn series(
+        &self,
+        host_id: String,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreFuture<'_, Vec<SeriesPoint>>;
+    /// The newest kept raw report of a host (by `collected_at`), as received.
+    fn latest_report(&self, host_id: String) -> StoreFuture<'_, Option<String>>;
     /// Deletes raw reports received before `cutoff`; returns how many.
     fn prune_raw_reports(&self, cutoff: DateTime<Utc>) -> StoreFuture<'_, u64>;
     /// Hosts whose last report is at or after `stale_before` (reporting) and before it

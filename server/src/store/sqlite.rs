@@ -13,18 +13,22 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use rusqlite::types::Value;
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, TransactionBehavior, params, params_from_iter,
+};
 use tokio::sync::oneshot;
 
 use super::{
-    Counts, HostRecord, HostStates, IngestOutcome, NewReport, SeriesPoint, Store, StoreError,
-    StoreFuture, TokenRecord,
+    Counts, HostFacets, HostPage, HostQuery, HostRecord, HostState, HostStates, IngestOutcome,
+    NewReport, SeriesPoint, Store, StoreError, StoreFuture, TokenRecord,
 };
 
 /// Versioned schema migrations, applied in order, each once, each in its own transaction.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE hosts (
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE hosts (
         host_id TEXT PRIMARY KEY,
         hostname TEXT NOT NULL,
         labels_json TEXT NOT NULL,
@@ -65,7 +69,18 @@ const MIGRATIONS: &[(i64, &str)] = &[(
         issued_at TEXT NOT NULL,
         revoked_at TEXT
     );",
-)];
+    ),
+    (
+        2,
+        "ALTER TABLE hosts ADD COLUMN os_family TEXT;
+    ALTER TABLE hosts ADD COLUMN os_id TEXT;
+    ALTER TABLE hosts ADD COLUMN os_name TEXT;
+    ALTER TABLE hosts ADD COLUMN os_version TEXT;
+    ALTER TABLE hosts ADD COLUMN machine_kind TEXT;
+    ALTER TABLE hosts ADD COLUMN chassis TEXT;
+    CREATE INDEX series_report_collected ON series (host_id, collected_at);",
+    ),
+];
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
@@ -95,8 +110,17 @@ fn db(err: rusqlite::Error) -> StoreError {
 }
 
 /// Timestamps are stored as fixed-width RFC 3339 text, so text order is time order.
+/// Instants outside years 0000–9999 (which would print signed, wider years) are clamped
+/// to those years' ends so that bounds such as `DateTime::MIN_UTC` still compare right.
 fn ts(t: &DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+    let text = t.to_rfc3339_opts(SecondsFormat::Micros, true);
+    if text.starts_with('-') {
+        "0000-01-01T00:00:00.000000Z".to_owned()
+    } else if text.starts_with('+') {
+        "9999-12-31T23:59:59.999999Z".to_owned()
+    } else {
+        text
+    }
 }
 
 fn parse_ts(text: &str) -> rusqlite::Result<DateTime<Utc>> {
@@ -442,12 +466,25 @@ fn apply_ingest(conn: &Connection, r: &NewReport) -> rusqlite::Result<IngestOutc
         params![r.host_id, r.hostname, labels, seen, r.inventory_hash],
     )?;
     if let Some(inventory) = &r.inventory_json {
+        let f = r.facets.clone().unwrap_or_default();
         conn.execute(
             "UPDATE hosts SET inventory_json = ?2, inventory_hash = ?3,
-                inventory_collected_at = ?4
+                inventory_collected_at = ?4, os_family = ?5, os_id = ?6, os_name = ?7,
+                os_version = ?8, machine_kind = ?9, chassis = ?10
              WHERE host_id = ?1
                AND (inventory_collected_at IS NULL OR inventory_collected_at <= ?4)",
-            params![r.host_id, inventory, r.inventory_hash, seen],
+            params![
+                r.host_id,
+                inventory,
+                r.inventory_hash,
+                seen,
+                f.os_family,
+                f.os_id,
+                f.os_name,
+                f.os_version,
+                f.machine_kind,
+                f.chassis
+            ],
         )?;
     }
     Ok(IngestOutcome::Stored)
@@ -466,7 +503,8 @@ fn apply_enrol(conn: &Connection, host: &str, name: &str, hash: &str) -> rusqlit
 }
 
 const HOST_COLUMNS: &str = "host_id, hostname, labels_json, first_seen, last_seen,
-    inventory_hash, reported_inventory_hash, inventory_collected_at";
+    inventory_hash, reported_inventory_hash, inventory_collected_at, os_family, os_id,
+    os_name, os_version, machine_kind, chassis";
 
 fn host_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<HostRecord> {
     let labels: String = row.get(2)?;
@@ -482,8 +520,58 @@ fn host_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<HostRecord> {
         inventory_hash: row.get(5)?,
         reported_inventory_hash: row.get(6)?,
         inventory_collected_at: inv_at.as_deref().map(parse_ts).transpose()?,
+        facets: HostFacets {
+            os_family: row.get(8)?,
+            os_id: row.get(9)?,
+            os_name: row.get(10)?,
+            os_version: row.get(11)?,
+            machine_kind: row.get(12)?,
+            chassis: row.get(13)?,
+        },
         inventory: None,
     })
+}
+
+/// The `WHERE` clause (never empty) and its positional arguments for a host query,
+/// without the cursor.
+fn host_filter(q: &HostQuery) -> (String, Vec<Value>) {
+    let mut clauses = vec!["1 = 1".to_owned()];
+    let mut args: Vec<Value> = Vec::new();
+    let arg = |args: &mut Vec<Value>, v: String| {
+        args.push(Value::Text(v));
+        args.len()
+    };
+    for (key, value) in &q.labels {
+        // The key goes in as a bound JSON path, quoted so any label key works.
+        let path = format!("$.\"{}\"", key.replace('"', "\\\""));
+        let p = arg(&mut args, path);
+        let v = arg(&mut args, value.clone());
+        clauses.push(format!("json_extract(labels_json, ?{p}) = ?{v}"));
+    }
+    if let Some(os) = &q.os {
+        let p = arg(&mut args, os.to_lowercase());
+        clauses.push(format!(
+            "(lower(os_family) = ?{p} OR lower(os_id) = ?{p} OR lower(os_name) = ?{p})"
+        ));
+    }
+    if let Some(kind) = &q.machine_kind {
+        let p = arg(&mut args, kind.clone());
+        clauses.push(format!("machine_kind = ?{p}"));
+    }
+    if let Some(state) = q.state {
+        let p = arg(&mut args, ts(&q.stale_before));
+        clauses.push(match state {
+            HostState::Reporting => format!("last_seen >= ?{p}"),
+            HostState::Stale => format!("last_seen < ?{p}"),
+        });
+    }
+    if let Some(search) = &q.search {
+        let p = arg(&mut args, search.to_lowercase());
+        clauses.push(format!(
+            "(instr(lower(hostname), ?{p}) > 0 OR instr(lower(host_id), ?{p}) > 0)"
+        ));
+    }
+    (clauses.join(" AND "), args)
 }
 
 impl Store for SqliteStore {
@@ -546,7 +634,7 @@ impl Store for SqliteStore {
                 params![host_id],
                 |row| {
                     let mut host = host_row(row)?;
-                    let inventory: Option<String> = row.get(8)?;
+                    let inventory: Option<String> = row.get(14)?;
                     host.inventory = inventory.as_deref().map(parse_json).transpose()?;
                     Ok(host)
                 },
@@ -555,15 +643,71 @@ impl Store for SqliteStore {
         })
     }
 
-    fn series(&self, host_id: String) -> StoreFuture<'_, Vec<SeriesPoint>> {
+    fn list_hosts(&self, query: HostQuery) -> StoreFuture<'_, HostPage> {
+        self.read(move |c| {
+            let (filter, mut args) = host_filter(&query);
+            let total: i64 = c.query_row(
+                &format!("SELECT COUNT(*) FROM hosts WHERE {filter}"),
+                params_from_iter(args.iter()),
+                |r| r.get(0),
+            )?;
+            let mut page_filter = filter;
+            if let Some(after) = &query.after {
+                args.push(Value::Text(after.clone()));
+                page_filter.push_str(&format!(" AND host_id > ?{}", args.len()));
+            }
+            let limit = query.limit.max(1);
+            let mut stmt = c.prepare(&format!(
+                "SELECT {HOST_COLUMNS} FROM hosts WHERE {page_filter}
+                 ORDER BY host_id LIMIT {}",
+                u64::from(limit) + 1
+            ))?;
+            let mut hosts = stmt
+                .query_map(params_from_iter(args.iter()), host_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let more = hosts.len() > limit as usize;
+            hosts.truncate(limit as usize);
+            let next_after = if more {
+                hosts.last().map(|h| h.host_id.clone())
+            } else {
+                None
+            };
+            Ok(HostPage {
+                hosts,
+                total: u64::try_from(total).unwrap_or(0),
+                next_after,
+            })
+        })
+    }
+
+    fn latest_report(&self, host_id: String) -> StoreFuture<'_, Option<String>> {
+        self.read(move |c| {
+            c.query_row(
+                "SELECT r.body FROM raw_reports r JOIN series s ON s.report_id = r.report_id
+                 WHERE s.host_id = ?1
+                 ORDER BY s.collected_at DESC, s.received_at DESC LIMIT 1",
+                params![host_id],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+    }
+
+    fn series(
+        &self,
+        host_id: String,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreFuture<'_, Vec<SeriesPoint>> {
         self.read(move |c| {
             let mut stmt = c.prepare(
                 "SELECT window_start, window_end, cpu_mean_ratio, cpu_p95_ratio,
                     memory_mean_ratio, memory_p95_ratio, power_watts, energy_joules,
                     power_source
-                 FROM series WHERE host_id = ?1 ORDER BY window_end, report_id",
+                 FROM series WHERE host_id = ?1 AND window_end >= ?2 AND window_end < ?3
+                 ORDER BY window_end, report_id",
             )?;
-            let rows = stmt.query_map(params![host_id], |r| {
+            let rows = stmt.query_map(params![host_id, ts(&from), ts(&to)], |r| {
                 let start: String = r.get(0)?;
                 let end: String = r.get(1)?;
                 Ok(SeriesPoint {

@@ -60,14 +60,18 @@ fn serve_refuses_a_bad_config() {
 }
 
 #[test]
-fn serve_says_postgres_is_not_built_yet() {
+fn serve_fails_fast_when_postgres_is_unreachable() {
+    let started = std::time::Instant::now();
     let out = run(&["serve", "--config", "configs/valid/postgres.toml"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
-        stderr.contains("PostgreSQL backend is not built yet"),
+        stderr.contains(
+            "cannot open the PostgreSQL store: database error: cannot connect to PostgreSQL"
+        ),
         "{stderr}"
     );
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
 }
 
 #[test]

@@ -72,7 +72,14 @@ async fn enrol_ingest_and_read_back() {
     assert_eq!(host["inventory"], full["inventory"]);
     assert_eq!(host["inventory_hash"], full["inventory_hash"]);
     assert_eq!(host["reported_inventory_hash"], regular["inventory_hash"]);
-    let series = store.series("host-a".to_owned()).await.unwrap();
+    let series = store
+        .series(
+            "host-a".to_owned(),
+            chrono::DateTime::<chrono::Utc>::MIN_UTC,
+            chrono::DateTime::<chrono::Utc>::MAX_UTC,
+        )
+        .await
+        .unwrap();
     assert_eq!(series.len(), 2);
     assert_eq!(series[1].power_watts, Some(48.2 + 11.9));
 
@@ -114,7 +121,10 @@ async fn health_readiness_and_read_token() {
     )
     .await;
     assert_eq!(ok.status, 200);
-    assert_eq!(ok.json(), json!({"hosts": []}));
+    assert_eq!(
+        ok.json(),
+        json!({"hosts": [], "total": 0, "next_after": null})
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -301,6 +311,18 @@ async fn bad_inputs_get_their_status_and_code_and_change_nothing() {
             422,
             "field_too_large",
             with(&|r| r["agent"]["version"] = json!("x".repeat(100_000))),
+        ),
+        case(
+            "NUL in a string (PostgreSQL text cannot hold it)",
+            422,
+            "invalid_report",
+            with(&|r| r["hostname"] = json!("web\u{0}01")),
+        ),
+        case(
+            "NUL in a label key",
+            422,
+            "invalid_report",
+            with(&|r| r["labels"]["ro\u{0}le"] = json!("web")),
         ),
         case(
             "long hostname",
@@ -545,7 +567,8 @@ async fn promtool_check_metrics_prints_nothing() {
         );
         return;
     }
-    let t = start(false, |_| {}).await;
+    // Per-host series on, so every metric family is in the output checked.
+    let t = start(false, |c| c.metrics.per_host = true).await;
     let addr = t.addr();
     let token = enrol(addr, "host-m").await;
     let report = example("full-report-dell-r740", "host-m");
