@@ -12,8 +12,8 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use uuid::Uuid;
 
 use super::{
-    HostFacets, HostQuery, HostState, HostStates, IngestOutcome, NewReport, SeriesPoint, Store,
-    StoreError,
+    AssessmentRecord, HostFacets, HostQuery, HostState, HostStates, IngestOutcome, NewReport,
+    SeriesPoint, Store, StoreError,
 };
 
 fn ok<T>(result: Result<T, StoreError>, what: &str) -> T {
@@ -86,6 +86,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     facets_follow_the_inventory(store.as_ref()).await;
     host_listing_filters_and_pages(store.as_ref()).await;
     latest_report_is_the_newest_collected(store.as_ref()).await;
+    assessments_track_status_changes(store.as_ref()).await;
     concurrent_writes_are_grouped(Arc::clone(&store), 200).await;
 }
 
@@ -433,4 +434,84 @@ pub async fn latest_report_is_the_newest_collected(store: &dyn Store) {
         ok(store.latest_report("latest".to_owned()).await, "latest").as_deref(),
         Some("{\"n\":2}")
     );
+}
+
+fn assessment(host: &str, minutes: i64, statuses: &[(&str, &str)]) -> AssessmentRecord {
+    AssessmentRecord {
+        host_id: host.to_owned(),
+        assessed_at: at(minutes),
+        profile: "baseline".to_owned(),
+        score: Some(0.5),
+        band: Some("red".to_owned()),
+        statuses: statuses
+            .iter()
+            .map(|(c, s)| ((*c).to_owned(), (*s).to_owned()))
+            .collect(),
+        detail_json: format!("{{\"at\":{minutes}}}"),
+    }
+}
+
+/// A saved assessment replaces the previous one (never a newer one); each status change
+/// is a transition, and `since` is when the current status began.
+pub async fn assessments_track_status_changes(store: &dyn Store) {
+    let host = "assessed";
+    assert_eq!(ok(store.assessment(host.to_owned()).await, "none"), None);
+    let first = assessment(host, 0, &[("a", "pass"), ("b", "fail"), ("c", "pass")]);
+    assert_eq!(ok(store.save_assessment(first).await, "first"), 3);
+    // Same statuses later: no transitions, `since` stays.
+    let same = assessment(host, 5, &[("a", "pass"), ("b", "fail"), ("c", "pass")]);
+    assert_eq!(ok(store.save_assessment(same).await, "same"), 0);
+    // `a` starts failing, `b` is resolved, `c` leaves the catalogue.
+    let changed = assessment(host, 10, &[("a", "fail"), ("b", "pass")]);
+    assert_eq!(ok(store.save_assessment(changed).await, "changed"), 3);
+    // An older assessment arriving late changes nothing.
+    let late = assessment(host, 7, &[("a", "pass"), ("b", "pass")]);
+    assert_eq!(ok(store.save_assessment(late).await, "late"), 0);
+
+    let Some((record, statuses)) = ok(store.assessment(host.to_owned()).await, "read") else {
+        panic!("assessment missing")
+    };
+    assert_eq!(record.assessed_at, at(10));
+    assert_eq!(record.detail_json, "{\"at\":10}");
+    assert_eq!(record.score, Some(0.5));
+    let got: Vec<(&str, &str, DateTime<Utc>)> = statuses
+        .iter()
+        .map(|s| (s.check_id.as_str(), s.status.as_str(), s.since))
+        .collect();
+    assert_eq!(got, [("a", "fail", at(10)), ("b", "pass", at(10))]);
+
+    let transitions = ok(
+        store.check_transitions(host.to_owned(), at(-1)).await,
+        "transitions",
+    );
+    let got: Vec<(&str, Option<&str>, &str, DateTime<Utc>)> = transitions
+        .iter()
+        .map(|t| (t.check_id.as_str(), t.from.as_deref(), t.to.as_str(), t.at))
+        .collect();
+    let mut expected = vec![
+        ("a", None, "pass", at(0)),
+        ("b", None, "fail", at(0)),
+        ("c", None, "pass", at(0)),
+        ("a", Some("pass"), "fail", at(10)),
+        ("b", Some("fail"), "pass", at(10)),
+        ("c", Some("pass"), "removed", at(10)),
+    ];
+    let mut got_sorted = got.clone();
+    got_sorted.sort_by(|x, y| (x.3, x.0).cmp(&(y.3, y.0)));
+    expected.sort_by(|x, y| (x.3, x.0).cmp(&(y.3, y.0)));
+    assert_eq!(got_sorted, expected);
+    let recent = ok(
+        store.check_transitions(host.to_owned(), at(10)).await,
+        "recent",
+    );
+    assert_eq!(recent.len(), 3);
+
+    let all = ok(store.assessments().await, "all");
+    let mine = all.iter().find(|a| a.host_id == host);
+    let Some(mine) = mine else {
+        panic!("assessment missing from the list")
+    };
+    assert_eq!(mine.statuses.get("a").map(String::as_str), Some("fail"));
+    assert_eq!(mine.statuses.len(), 2);
+    assert!(mine.detail_json.is_empty(), "the list carries no detail");
 }

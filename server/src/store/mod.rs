@@ -205,6 +205,53 @@ pub struct HostPage {
     pub next_after: Option<String>,
 }
 
+/// A host's latest check evaluation, as stored: the statuses the store tracks over time
+/// and the full detail (results, score, carbon estimate) as JSON for the API.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AssessmentRecord {
+    /// The host.
+    pub host_id: String,
+    /// When it was evaluated.
+    pub assessed_at: DateTime<Utc>,
+    /// The profile evaluated.
+    pub profile: String,
+    /// The host's score in [0, 1], when anything was scored.
+    pub score: Option<f64>,
+    /// `green`, `amber` or `red`, when scored.
+    pub band: Option<String>,
+    /// Each check's status (`pass`, `fail`, `not_applicable`, `waived`, `error`), by id.
+    pub statuses: BTreeMap<String, String>,
+    /// The whole assessment as JSON.
+    #[serde(skip)]
+    pub detail_json: String,
+}
+
+/// A check's current status on a host and since when it has held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckStatusRecord {
+    /// The check.
+    pub check_id: String,
+    /// Its status.
+    pub status: String,
+    /// The assessment that first gave this status (unchanged since).
+    pub since: DateTime<Utc>,
+}
+
+/// A check's status changing on a host: when it started failing, when it was resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckTransition {
+    /// The host.
+    pub host_id: String,
+    /// The check.
+    pub check_id: String,
+    /// The status before (`None` the first time the check ran on the host).
+    pub from: Option<String>,
+    /// The status after (`removed` when the check left the catalogue or profile).
+    pub to: String,
+    /// When (the assessment's time).
+    pub at: DateTime<Utc>,
+}
+
 /// Hosts by state, for `estate_hosts`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HostStates {
@@ -256,6 +303,23 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> StoreFuture<'_, Vec<SeriesPoint>>;
     /// The newest kept raw report of a host (by `collected_at`), as received.
     fn latest_report(&self, host_id: String) -> StoreFuture<'_, Option<String>>;
+    /// Stores a host's assessment, replacing the previous one unless that one is newer
+    /// (then nothing changes). Records a transition for every check whose status
+    /// changed (and `removed` for checks no longer evaluated); returns how many.
+    fn save_assessment(&self, assessment: AssessmentRecord) -> StoreFuture<'_, u64>;
+    /// A host's stored assessment and each check's status with its `since`.
+    fn assessment(
+        &self,
+        host_id: String,
+    ) -> StoreFuture<'_, Option<(AssessmentRecord, Vec<CheckStatusRecord>)>>;
+    /// Every host's assessment without `detail_json`, by host id (for fleet counts).
+    fn assessments(&self) -> StoreFuture<'_, Vec<AssessmentRecord>>;
+    /// A host's check transitions at or after `since`, oldest first.
+    fn check_transitions(
+        &self,
+        host_id: String,
+        since: DateTime<Utc>,
+    ) -> StoreFuture<'_, Vec<CheckTransition>>;
     /// Deletes raw reports received before `cutoff`; returns how many.
     fn prune_raw_reports(&self, cutoff: DateTime<Utc>) -> StoreFuture<'_, u64>;
     /// Hosts whose last report is at or after `stale_before` (reporting) and before it

@@ -32,8 +32,9 @@ use tokio_postgres::{Config, NoTls, Row};
 use writer::{Answer, Op, Write, writer};
 
 use super::{
-    Counts, HostFacets, HostPage, HostQuery, HostRecord, HostState, HostStates, IngestOutcome,
-    NewReport, SeriesPoint, Store, StoreError, StoreFuture, TokenRecord,
+    AssessmentRecord, CheckStatusRecord, CheckTransition, Counts, HostFacets, HostPage, HostQuery,
+    HostRecord, HostState, HostStates, IngestOutcome, NewReport, SeriesPoint, Store, StoreError,
+    StoreFuture, TokenRecord,
 };
 
 /// Default most connections per collector (writers and readers together).
@@ -325,6 +326,26 @@ fn series_row(row: &Row) -> Result<SeriesPoint, tokio_postgres::Error> {
     })
 }
 
+/// An assessment row (`host_id, assessed_at, profile, score, band, detail_json`), with
+/// its statuses from the `check_ids` and `statuses` arrays (NULL: none).
+fn assessment_row(row: &Row) -> Result<AssessmentRecord, tokio_postgres::Error> {
+    let ids: Option<Vec<String>> = row.try_get("check_ids")?;
+    let statuses: Option<Vec<String>> = row.try_get("statuses")?;
+    Ok(AssessmentRecord {
+        host_id: row.try_get("host_id")?,
+        assessed_at: row.try_get("assessed_at")?,
+        profile: row.try_get("profile")?,
+        score: row.try_get("score")?,
+        band: row.try_get("band")?,
+        statuses: ids
+            .unwrap_or_default()
+            .into_iter()
+            .zip(statuses.unwrap_or_default())
+            .collect(),
+        detail_json: row.try_get("detail_json")?,
+    })
+}
+
 fn count(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
@@ -581,6 +602,108 @@ impl Store for PostgresStore {
                 .map_err(db)?;
             let row = client.query_opt(&stmt, &[&host_id]).await.map_err(db)?;
             row.map(|r| r.try_get(0)).transpose().map_err(db)
+        })
+    }
+
+    fn save_assessment(&self, assessment: AssessmentRecord) -> StoreFuture<'_, u64> {
+        let answer = self.write(Op::Assess(Box::new(assessment)));
+        Box::pin(async move {
+            match answer.await? {
+                Answer::Count(n) => Ok(n),
+                other => Err(unexpected(other)),
+            }
+        })
+    }
+
+    fn assessment(
+        &self,
+        host_id: String,
+    ) -> StoreFuture<'_, Option<(AssessmentRecord, Vec<CheckStatusRecord>)>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            // One statement, so the assessment and its statuses come from one snapshot.
+            let stmt = client
+                .prepare_cached(
+                    "SELECT a.host_id, a.assessed_at, a.profile, a.score, a.band, a.detail_json,
+                        s.check_ids, s.statuses, s.sinces
+                     FROM assessments a CROSS JOIN LATERAL (
+                        SELECT array_agg(c.check_id ORDER BY c.check_id) AS check_ids,
+                            array_agg(c.status ORDER BY c.check_id) AS statuses,
+                            array_agg(c.since ORDER BY c.check_id) AS sinces
+                        FROM check_status c WHERE c.host_id = a.host_id) s
+                     WHERE a.host_id = $1",
+                )
+                .await
+                .map_err(db)?;
+            let Some(row) = client.query_opt(&stmt, &[&host_id]).await.map_err(db)? else {
+                return Ok(None);
+            };
+            let record = assessment_row(&row).map_err(db)?;
+            let sinces: Option<Vec<DateTime<Utc>>> = row.try_get("sinces").map_err(db)?;
+            let statuses = record
+                .statuses
+                .iter()
+                .zip(sinces.unwrap_or_default())
+                .map(|((check_id, status), since)| CheckStatusRecord {
+                    check_id: check_id.clone(),
+                    status: status.clone(),
+                    since,
+                })
+                .collect();
+            Ok(Some((record, statuses)))
+        })
+    }
+
+    fn assessments(&self) -> StoreFuture<'_, Vec<AssessmentRecord>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let stmt = client
+                .prepare_cached(
+                    "SELECT a.host_id, a.assessed_at, a.profile, a.score, a.band,
+                        '' AS detail_json, s.check_ids, s.statuses
+                     FROM assessments a LEFT JOIN (
+                        SELECT host_id, array_agg(check_id ORDER BY check_id) AS check_ids,
+                            array_agg(status ORDER BY check_id) AS statuses
+                        FROM check_status GROUP BY host_id) s ON s.host_id = a.host_id
+                     ORDER BY a.host_id",
+                )
+                .await
+                .map_err(db)?;
+            let rows = client.query(&stmt, &[]).await.map_err(db)?;
+            rows.iter()
+                .map(assessment_row)
+                .collect::<Result<_, _>>()
+                .map_err(db)
+        })
+    }
+
+    fn check_transitions(
+        &self,
+        host_id: String,
+        since: DateTime<Utc>,
+    ) -> StoreFuture<'_, Vec<CheckTransition>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let stmt = client
+                .prepare_cached(
+                    "SELECT host_id, check_id, from_status, to_status, at FROM check_transitions
+                     WHERE host_id = $1 AND at >= $2 ORDER BY at, id",
+                )
+                .await
+                .map_err(db)?;
+            let rows = client.query(&stmt, &[&host_id, &since]).await.map_err(db)?;
+            rows.iter()
+                .map(|r| {
+                    Ok(CheckTransition {
+                        host_id: r.try_get("host_id")?,
+                        check_id: r.try_get("check_id")?,
+                        from: r.try_get("from_status")?,
+                        to: r.try_get("to_status")?,
+                        at: r.try_get("at")?,
+                    })
+                })
+                .collect::<Result<_, tokio_postgres::Error>>()
+                .map_err(db)
         })
     }
 

@@ -20,8 +20,9 @@ use rusqlite::{
 use tokio::sync::oneshot;
 
 use super::{
-    Counts, HostFacets, HostPage, HostQuery, HostRecord, HostState, HostStates, IngestOutcome,
-    NewReport, SeriesPoint, Store, StoreError, StoreFuture, TokenRecord,
+    AssessmentRecord, CheckStatusRecord, CheckTransition, Counts, HostFacets, HostPage, HostQuery,
+    HostRecord, HostState, HostStates, IngestOutcome, NewReport, SeriesPoint, Store, StoreError,
+    StoreFuture, TokenRecord,
 };
 
 /// Versioned schema migrations, applied in order, each once, each in its own transaction.
@@ -80,6 +81,32 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ALTER TABLE hosts ADD COLUMN chassis TEXT;
     CREATE INDEX series_report_collected ON series (host_id, collected_at);",
     ),
+    (
+        3,
+        "CREATE TABLE assessments (
+        host_id TEXT PRIMARY KEY,
+        assessed_at TEXT NOT NULL,
+        profile TEXT NOT NULL,
+        score REAL,
+        band TEXT,
+        detail_json TEXT NOT NULL
+    );
+    CREATE TABLE check_status (
+        host_id TEXT NOT NULL,
+        check_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        since TEXT NOT NULL,
+        PRIMARY KEY (host_id, check_id)
+    );
+    CREATE TABLE check_transitions (
+        host_id TEXT NOT NULL,
+        check_id TEXT NOT NULL,
+        from_status TEXT,
+        to_status TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX check_transitions_host_at ON check_transitions (host_id, at);",
+    ),
 ];
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -89,6 +116,7 @@ enum Write {
     Enrol(String, String, String, Reply<()>),
     Revoke(String, Reply<bool>),
     Prune(DateTime<Utc>, Reply<u64>),
+    Assess(Box<AssessmentRecord>, Reply<u64>),
 }
 
 /// The SQLite store. Cheap to share behind an `Arc`.
@@ -271,6 +299,7 @@ enum Done {
     Enrol(Reply<()>, Result<(), StoreError>),
     Revoke(Reply<bool>, Result<bool, StoreError>),
     Prune(Reply<u64>, Result<u64, StoreError>),
+    Assess(Reply<u64>, Result<u64, StoreError>),
 }
 
 impl Write {
@@ -282,6 +311,7 @@ impl Write {
             Write::Enrol(_, _, _, r) => Done::Enrol(r, Err(e())),
             Write::Revoke(_, r) => Done::Revoke(r, Err(e())),
             Write::Prune(_, r) => Done::Prune(r, Err(e())),
+            Write::Assess(_, r) => Done::Assess(r, Err(e())),
         }
     }
 }
@@ -293,6 +323,7 @@ impl Done {
             Done::Enrol(_, v) => v.is_ok(),
             Done::Revoke(_, v) => v.is_ok(),
             Done::Prune(_, v) => v.is_ok(),
+            Done::Assess(_, v) => v.is_ok(),
         }
     }
 
@@ -304,6 +335,7 @@ impl Done {
             Done::Enrol(r, _) => Done::Enrol(r, Err(e())),
             Done::Revoke(r, _) => Done::Revoke(r, Err(e())),
             Done::Prune(r, _) => Done::Prune(r, Err(e())),
+            Done::Assess(r, _) => Done::Assess(r, Err(e())),
         }
     }
 
@@ -314,6 +346,7 @@ impl Done {
             Done::Enrol(r, v) => r.send(v).map_err(drop),
             Done::Revoke(r, v) => r.send(v).map_err(drop),
             Done::Prune(r, v) => r.send(v).map_err(drop),
+            Done::Assess(r, v) => r.send(v).map_err(drop),
         };
     }
 }
@@ -392,6 +425,7 @@ fn run_batch(
                 .map(|n| n as u64)
                 .map_err(db),
             ),
+            Write::Assess(a, r) => Done::Assess(r, apply_assessment(&sp, &a).map_err(db)),
         };
         let finished = if d.is_ok() {
             sp.commit()
@@ -490,6 +524,68 @@ fn apply_ingest(conn: &Connection, r: &NewReport) -> rusqlite::Result<IngestOutc
     Ok(IngestOutcome::Stored)
 }
 
+fn apply_assessment(conn: &Connection, a: &AssessmentRecord) -> rusqlite::Result<u64> {
+    let newer: Option<String> = conn
+        .query_row(
+            "SELECT assessed_at FROM assessments WHERE host_id = ?1 AND assessed_at > ?2",
+            params![a.host_id, ts(&a.assessed_at)],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if newer.is_some() {
+        return Ok(0);
+    }
+    let at = ts(&a.assessed_at);
+    conn.execute(
+        "INSERT INTO assessments (host_id, assessed_at, profile, score, band, detail_json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (host_id) DO UPDATE SET assessed_at = excluded.assessed_at,
+            profile = excluded.profile, score = excluded.score, band = excluded.band,
+            detail_json = excluded.detail_json",
+        params![a.host_id, at, a.profile, a.score, a.band, a.detail_json],
+    )?;
+    let previous: Vec<(String, String)> = {
+        let mut stmt =
+            conn.prepare("SELECT check_id, status FROM check_status WHERE host_id = ?1")?;
+        stmt.query_map(params![a.host_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    let previous: std::collections::BTreeMap<String, String> = previous.into_iter().collect();
+    let mut transitions = 0;
+    let mut record = |check: &str, from: Option<&str>, to: &str| -> rusqlite::Result<()> {
+        transitions += 1;
+        conn.execute(
+            "INSERT INTO check_transitions (host_id, check_id, from_status, to_status, at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![a.host_id, check, from, to, at],
+        )?;
+        Ok(())
+    };
+    for (check, status) in &a.statuses {
+        let before = previous.get(check).map(String::as_str);
+        if before == Some(status.as_str()) {
+            continue;
+        }
+        record(check, before, status)?;
+        conn.execute(
+            "INSERT INTO check_status (host_id, check_id, status, since) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (host_id, check_id) DO UPDATE SET status = excluded.status,
+                since = excluded.since",
+            params![a.host_id, check, status, at],
+        )?;
+    }
+    for (check, status) in &previous {
+        if !a.statuses.contains_key(check) {
+            record(check, Some(status), "removed")?;
+            conn.execute(
+                "DELETE FROM check_status WHERE host_id = ?1 AND check_id = ?2",
+                params![a.host_id, check],
+            )?;
+        }
+    }
+    Ok(transitions)
+}
+
 fn apply_enrol(conn: &Connection, host: &str, name: &str, hash: &str) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO agent_tokens (host_id, hostname, token_hash, issued_at, revoked_at)
@@ -529,6 +625,19 @@ fn host_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<HostRecord> {
             chassis: row.get(13)?,
         },
         inventory: None,
+    })
+}
+
+fn assessment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AssessmentRecord> {
+    let at: String = r.get(1)?;
+    Ok(AssessmentRecord {
+        host_id: r.get(0)?,
+        assessed_at: parse_ts(&at)?,
+        profile: r.get(2)?,
+        score: r.get(3)?,
+        band: r.get(4)?,
+        statuses: Default::default(),
+        detail_json: r.get(5)?,
     })
 }
 
@@ -720,6 +829,100 @@ impl Store for SqliteStore {
                     power_watts: r.get(6)?,
                     energy_joules: r.get(7)?,
                     power_source: r.get(8)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn save_assessment(&self, assessment: AssessmentRecord) -> StoreFuture<'_, u64> {
+        self.write(|r| Write::Assess(Box::new(assessment), r))
+    }
+
+    fn assessment(
+        &self,
+        host_id: String,
+    ) -> StoreFuture<'_, Option<(AssessmentRecord, Vec<CheckStatusRecord>)>> {
+        self.read(move |c| {
+            let Some(mut record) = c
+                .query_row(
+                    "SELECT host_id, assessed_at, profile, score, band, detail_json
+                     FROM assessments WHERE host_id = ?1",
+                    params![host_id],
+                    assessment_row,
+                )
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let mut stmt = c.prepare(
+                "SELECT check_id, status, since FROM check_status WHERE host_id = ?1
+                 ORDER BY check_id",
+            )?;
+            let statuses = stmt
+                .query_map(params![host_id], |r| {
+                    let since: String = r.get(2)?;
+                    Ok(CheckStatusRecord {
+                        check_id: r.get(0)?,
+                        status: r.get(1)?,
+                        since: parse_ts(&since)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            record.statuses = statuses
+                .iter()
+                .map(|s| (s.check_id.clone(), s.status.clone()))
+                .collect();
+            Ok(Some((record, statuses)))
+        })
+    }
+
+    fn assessments(&self) -> StoreFuture<'_, Vec<AssessmentRecord>> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT host_id, assessed_at, profile, score, band, '' FROM assessments
+                 ORDER BY host_id",
+            )?;
+            let mut records = stmt
+                .query_map([], assessment_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut stmt =
+                c.prepare("SELECT host_id, check_id, status FROM check_status ORDER BY host_id")?;
+            let mut rows = stmt.query([])?;
+            let mut index = 0;
+            while let Some(row) = rows.next()? {
+                let host: String = row.get(0)?;
+                while index < records.len() && records[index].host_id < host {
+                    index += 1;
+                }
+                if let Some(record) = records.get_mut(index)
+                    && record.host_id == host
+                {
+                    record.statuses.insert(row.get(1)?, row.get(2)?);
+                }
+            }
+            Ok(records)
+        })
+    }
+
+    fn check_transitions(
+        &self,
+        host_id: String,
+        since: DateTime<Utc>,
+    ) -> StoreFuture<'_, Vec<CheckTransition>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT host_id, check_id, from_status, to_status, at FROM check_transitions
+                 WHERE host_id = ?1 AND at >= ?2 ORDER BY at, rowid",
+            )?;
+            let rows = stmt.query_map(params![host_id, ts(&since)], |r| {
+                let at: String = r.get(4)?;
+                Ok(CheckTransition {
+                    host_id: r.get(0)?,
+                    check_id: r.get(1)?,
+                    from: r.get(2)?,
+                    to: r.get(3)?,
+                    at: parse_ts(&at)?,
                 })
             })?;
             rows.collect()

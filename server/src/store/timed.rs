@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use super::{
-    Counts, HostPage, HostQuery, HostRecord, HostStates, IngestOutcome, NewReport, SeriesPoint,
-    Store, StoreFuture, TokenRecord,
+    AssessmentRecord, CheckStatusRecord, CheckTransition, Counts, HostPage, HostQuery, HostRecord,
+    HostStates, IngestOutcome, NewReport, SeriesPoint, Store, StoreFuture, TokenRecord,
 };
 
 /// Receives `(operation, elapsed)` after each store call, successful or not.
@@ -84,6 +84,28 @@ impl Store for TimedStore {
     }
     fn latest_report(&self, host_id: String) -> StoreFuture<'_, Option<String>> {
         self.timed("latest_report", self.inner.latest_report(host_id))
+    }
+    fn save_assessment(&self, assessment: AssessmentRecord) -> StoreFuture<'_, u64> {
+        self.timed("save_assessment", self.inner.save_assessment(assessment))
+    }
+    fn assessment(
+        &self,
+        host_id: String,
+    ) -> StoreFuture<'_, Option<(AssessmentRecord, Vec<CheckStatusRecord>)>> {
+        self.timed("assessment", self.inner.assessment(host_id))
+    }
+    fn assessments(&self) -> StoreFuture<'_, Vec<AssessmentRecord>> {
+        self.timed("assessments", self.inner.assessments())
+    }
+    fn check_transitions(
+        &self,
+        host_id: String,
+        since: DateTime<Utc>,
+    ) -> StoreFuture<'_, Vec<CheckTransition>> {
+        self.timed(
+            "check_transitions",
+            self.inner.check_transitions(host_id, since),
+        )
     }
     fn prune_raw_reports(&self, cutoff: DateTime<Utc>) -> StoreFuture<'_, u64> {
         self.timed("prune_raw_reports", self.inner.prune_raw_reports(cutoff))

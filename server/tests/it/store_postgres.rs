@@ -10,8 +10,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeMap;
+
 use estate_server::store::{
-    IngestOutcome, PostgresOptions, PostgresStore, Store, StoreError, conformance,
+    AssessmentRecord, IngestOutcome, PostgresOptions, PostgresStore, Store, StoreError, conformance,
 };
 use tokio_postgres::NoTls;
 
@@ -208,6 +210,123 @@ async fn two_collectors_store_a_report_received_by_both_once() {
         deadlocks_before,
         "deadlocks"
     );
+}
+
+/// Assessment `i` of `host`: five checks whose statuses change at different rates; `c4`
+/// leaves the profile every fourth assessment (a `removed` transition, then a new start).
+fn shared_assessment(host: &str, i: i64) -> AssessmentRecord {
+    let mut statuses = BTreeMap::new();
+    for k in 0..5i64 {
+        if k == 4 && i % 4 == 0 {
+            continue;
+        }
+        let status = ["pass", "fail", "waived"][((i / (k + 1)) % 3) as usize];
+        statuses.insert(format!("c{k}"), status.to_owned());
+    }
+    AssessmentRecord {
+        host_id: host.to_owned(),
+        assessed_at: conformance::at(i),
+        profile: "baseline".to_owned(),
+        score: Some(i as f64 / 100.0),
+        band: Some("amber".to_owned()),
+        statuses,
+        detail_json: format!("{{\"i\":{i}}}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_collectors_save_assessments_of_one_host_consistently() {
+    let Some(url) = url("two_collectors_save_assessments_of_one_host_consistently") else {
+        return;
+    };
+    let schema = Schema::create(&url).await;
+    let a: Arc<dyn Store> = Arc::new(schema.open().await.unwrap());
+    let b: Arc<dyn Store> = Arc::new(schema.open().await.unwrap());
+    let hosts = ["assessed-0", "assessed-1", "assessed-2"];
+    let newest = 39;
+    let assessments: Vec<_> = (0..=newest)
+        .flat_map(|i| hosts.map(|h| shared_assessment(h, i)))
+        .collect();
+    // Every assessment is saved by both collectors at once, in opposite orders: late
+    // ones must change nothing, the same one twice must record its changes once.
+    let spawn = |store: &Arc<dyn Store>, assessment: &AssessmentRecord| {
+        let store = Arc::clone(store);
+        let assessment = assessment.clone();
+        tokio::spawn(async move { store.save_assessment(assessment).await })
+    };
+    let mut tasks = Vec::new();
+    for (x, y) in assessments.iter().zip(assessments.iter().rev()) {
+        tasks.push(spawn(&a, x));
+        tasks.push(spawn(&b, y));
+    }
+    let mut recorded = 0;
+    for task in tasks {
+        recorded += task.await.unwrap().unwrap();
+    }
+    let mut stored = 0;
+    for host in hosts {
+        let expected = shared_assessment(host, newest);
+        for store in [&a, &b] {
+            let (record, statuses) = store.assessment(host.to_owned()).await.unwrap().unwrap();
+            assert_eq!(record, expected, "{host}: the newest assessment is kept");
+            let current: BTreeMap<_, _> = statuses
+                .iter()
+                .map(|s| (s.check_id.clone(), s.status.clone()))
+                .collect();
+            assert_eq!(current, expected.statuses, "{host}");
+        }
+        let transitions = a
+            .check_transitions(host.to_owned(), conformance::at(-1))
+            .await
+            .unwrap();
+        stored += transitions.len() as u64;
+        // Per check, the transitions chain: each starts where the previous ended, at a
+        // later assessment, and each is a change.
+        let mut last: BTreeMap<&str, (Option<&str>, _)> = BTreeMap::new();
+        for t in &transitions {
+            assert_ne!(t.from.as_deref(), Some(t.to.as_str()), "{host}: {t:?}");
+            if let Some((to, at)) = last.get(t.check_id.as_str()) {
+                assert!(t.at > *at, "{host}: {t:?} not after {at}");
+                assert_eq!(t.from.as_deref(), *to, "{host}: {t:?}");
+            } else {
+                assert_eq!(t.from, None, "{host}: {t:?}");
+            }
+            // A removed check starts again from nothing.
+            let to = (t.to != "removed").then_some(t.to.as_str());
+            last.insert(t.check_id.as_str(), (to, t.at));
+        }
+        // The chains end at the current statuses, and `since` is the last change.
+        let (_, statuses) = b.assessment(host.to_owned()).await.unwrap().unwrap();
+        for s in &statuses {
+            let (to, at) = last[s.check_id.as_str()];
+            assert_eq!((to, at), (Some(s.status.as_str()), s.since), "{host}");
+        }
+        // Each transition is to the status of the assessment at its time (saves whose
+        // assessment was already overtaken by a newer one recorded nothing).
+        for t in &transitions {
+            let i = (t.at - conformance::at(0)).num_minutes();
+            let status = shared_assessment(host, i)
+                .statuses
+                .get(&t.check_id)
+                .cloned();
+            assert_eq!(
+                status.as_deref().unwrap_or("removed"),
+                t.to,
+                "{host}: {t:?}"
+            );
+        }
+    }
+    assert_eq!(recorded, stored, "the answers count the transitions stored");
+    let all = b.assessments().await.unwrap();
+    let listed: Vec<_> = all.iter().map(|r| r.host_id.as_str()).collect();
+    assert_eq!(listed, hosts);
+    for record in &all {
+        assert_eq!(
+            record.statuses,
+            shared_assessment(&record.host_id, newest).statuses
+        );
+        assert!(record.detail_json.is_empty());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -14,9 +14,10 @@ const MIGRATION_LOCK: (i32, i32) = (0x0E57_A7E0, 1);
 
 /// Versioned schema migrations, applied in order, each once. Host ids use the `C`
 /// collation so that "by id" means by bytes, as in SQLite, whatever the database's locale.
-pub(super) const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    r#"CREATE TABLE hosts (
+pub(super) const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        r#"CREATE TABLE hosts (
         host_id TEXT COLLATE "C" PRIMARY KEY,
         hostname TEXT NOT NULL,
         labels JSONB NOT NULL,
@@ -66,7 +67,35 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[(
         issued_at TIMESTAMPTZ NOT NULL,
         revoked_at TIMESTAMPTZ
     );"#,
-)];
+    ),
+    (
+        2,
+        r#"CREATE TABLE assessments (
+        host_id TEXT COLLATE "C" PRIMARY KEY,
+        assessed_at TIMESTAMPTZ NOT NULL,
+        profile TEXT NOT NULL,
+        score DOUBLE PRECISION,
+        band TEXT,
+        detail_json TEXT NOT NULL
+    );
+    CREATE TABLE check_status (
+        host_id TEXT COLLATE "C" NOT NULL,
+        check_id TEXT COLLATE "C" NOT NULL,
+        status TEXT NOT NULL,
+        since TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (host_id, check_id)
+    );
+    CREATE TABLE check_transitions (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        host_id TEXT COLLATE "C" NOT NULL,
+        check_id TEXT COLLATE "C" NOT NULL,
+        from_status TEXT,
+        to_status TEXT NOT NULL,
+        at TIMESTAMPTZ NOT NULL
+    );
+    CREATE INDEX check_transitions_host_at ON check_transitions (host_id, at, id);"#,
+    ),
+];
 
 /// Connects once (outside the pool) and applies the pending migrations.
 pub(super) async fn run(config: &Config) -> Result<(), StoreError> {

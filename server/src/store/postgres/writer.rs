@@ -18,7 +18,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{Json, ToSql};
 
 use super::{db, describe, pool_error};
-use crate::store::{HostFacets, IngestOutcome, NewReport, StoreError};
+use crate::store::{AssessmentRecord, HostFacets, IngestOutcome, NewReport, StoreError};
 
 /// Tries of one batch that meets a deadlock or serialization failure.
 const BATCH_ATTEMPTS: u32 = 5;
@@ -45,6 +45,7 @@ impl Write {
 /// What a write does.
 pub(super) enum Op {
     Ingest(Box<NewReport>),
+    Assess(Box<AssessmentRecord>),
     Enrol {
         host_id: String,
         hostname: String,
@@ -80,6 +81,8 @@ impl Op {
     fn key(&self) -> i64 {
         match self {
             Op::Ingest(r) => lock_key("estate:host", &r.host_id),
+            // The host's lock, as ingest: a host's writes are serialised whatever they are.
+            Op::Assess(a) => lock_key("estate:host", &a.host_id),
             Op::Enrol { host_id, .. } | Op::Revoke(host_id) => lock_key("estate:token", host_id),
             Op::Prune(_) => lock_key("estate:prune", ""),
         }
@@ -229,6 +232,7 @@ async fn apply(
 ) -> Result<Answer, tokio_postgres::Error> {
     match &write.op {
         Op::Ingest(report) => apply_ingest(tx, write.key, report).await,
+        Op::Assess(assessment) => apply_assessment(tx, write.key, assessment).await,
         Op::Enrol {
             host_id,
             hostname,
@@ -393,4 +397,99 @@ async fn apply_ingest(
     } else {
         IngestOutcome::Duplicate
     }))
+}
+
+/// Whether the stored assessment of a host is newer than `$2` (NULL: none stored) and its
+/// check statuses. Runs after the host's lock is taken, as a statement of its own: under
+/// READ COMMITTED its snapshot then includes whatever the lock's previous holder committed.
+const ASSESSED_SQL: &str = "SELECT
+        (SELECT assessed_at > $2 FROM assessments WHERE host_id = $1),
+        ARRAY(SELECT check_id FROM check_status WHERE host_id = $1 ORDER BY check_id),
+        ARRAY(SELECT status FROM check_status WHERE host_id = $1 ORDER BY check_id)";
+
+/// Writes an assessment in one statement: the assessment upsert, the transitions (in
+/// array order, so ties keep their order), the changed statuses and the removed ones.
+const ASSESS_SQL: &str = "WITH assessment AS (
+        INSERT INTO assessments (host_id, assessed_at, profile, score, band, detail_json)
+        VALUES ($1::text, $2::timestamptz, $3::text, $4::float8, $5::text, $6::text)
+        ON CONFLICT (host_id) DO UPDATE SET assessed_at = excluded.assessed_at,
+            profile = excluded.profile, score = excluded.score, band = excluded.band,
+            detail_json = excluded.detail_json),
+    transitions AS (
+        INSERT INTO check_transitions (host_id, check_id, from_status, to_status, at)
+        SELECT $1::text, t.check_id, t.from_status, t.to_status, $2::timestamptz
+        FROM unnest($7::text[], $8::text[], $9::text[])
+            WITH ORDINALITY AS t(check_id, from_status, to_status, n)
+        ORDER BY t.n),
+    changed AS (
+        INSERT INTO check_status (host_id, check_id, status, since)
+        SELECT $1::text, c.check_id, c.status, $2::timestamptz
+        FROM unnest($10::text[], $11::text[]) AS c(check_id, status)
+        ON CONFLICT (host_id, check_id) DO UPDATE SET status = excluded.status,
+            since = excluded.since),
+    removed AS (
+        DELETE FROM check_status WHERE host_id = $1::text AND check_id = ANY($12::text[]))
+    SELECT 1";
+
+/// Stores an assessment unless the stored one is newer (then 0): a transition for every
+/// check whose status changed, `removed` for checks no longer evaluated; `since` moves
+/// only for changed checks. Answers how many transitions were recorded.
+async fn apply_assessment(
+    tx: &deadpool_postgres::Transaction<'_>,
+    key: i64,
+    a: &AssessmentRecord,
+) -> Result<Answer, tokio_postgres::Error> {
+    lock(tx, key).await?;
+    let stmt = tx.prepare_cached(ASSESSED_SQL).await?;
+    let row = tx.query_one(&stmt, &[&a.host_id, &a.assessed_at]).await?;
+    let newer: Option<bool> = row.try_get(0)?;
+    if newer == Some(true) {
+        return Ok(Answer::Count(0));
+    }
+    let ids: Vec<String> = row.try_get(1)?;
+    let statuses: Vec<String> = row.try_get(2)?;
+    let previous: std::collections::BTreeMap<String, String> =
+        ids.into_iter().zip(statuses).collect();
+    let mut checks: Vec<&str> = Vec::new();
+    let mut from: Vec<Option<&str>> = Vec::new();
+    let mut to: Vec<&str> = Vec::new();
+    let mut changed_ids: Vec<&str> = Vec::new();
+    let mut changed_statuses: Vec<&str> = Vec::new();
+    for (check, status) in &a.statuses {
+        let before = previous.get(check).map(String::as_str);
+        if before == Some(status.as_str()) {
+            continue;
+        }
+        checks.push(check);
+        from.push(before);
+        to.push(status);
+        changed_ids.push(check);
+        changed_statuses.push(status);
+    }
+    let mut removed: Vec<&str> = Vec::new();
+    for (check, status) in &previous {
+        if !a.statuses.contains_key(check) {
+            checks.push(check);
+            from.push(Some(status));
+            to.push("removed");
+            removed.push(check);
+        }
+    }
+    let params: [&(dyn ToSql + Sync); 12] = [
+        &a.host_id,
+        &a.assessed_at,
+        &a.profile,
+        &a.score,
+        &a.band,
+        &a.detail_json,
+        &checks,
+        &from,
+        &to,
+        &changed_ids,
+        &changed_statuses,
+        &removed,
+    ];
+    let stmt = tx.prepare_cached(ASSESS_SQL).await?;
+    tx.execute(&stmt, &params).await?;
+    Ok(Answer::Count(checks.len() as u64))
 }
