@@ -24,6 +24,7 @@ use serde::Serialize;
 use crate::auth;
 use crate::ingest::{self, IngestError, MAX_HOST_ID_BYTES, MAX_HOSTNAME_BYTES};
 use crate::metrics::{self, Metrics};
+use crate::pipeline::{AssessQueue, SharedAssessor};
 use crate::query::{self, QueryError};
 use crate::ratelimit::RateLimiter;
 use crate::store::{IngestOutcome, Store, StoreError};
@@ -60,6 +61,10 @@ pub struct AppState {
     pub stale_after: Duration,
     /// The per-host ingest limit, when on.
     pub rate_limiter: Option<Arc<RateLimiter>>,
+    /// The checks, scoring and carbon config in use (swapped on reload).
+    pub assessor: SharedAssessor,
+    /// Hosts waiting to be re-assessed.
+    pub assess_queue: AssessQueue,
 }
 
 /// The OpenAPI 3.1 document of this API, served at [`OPENAPI_PATH`].
@@ -80,6 +85,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/hosts/{host_id}"),
     ("get", "/api/v1/hosts/{host_id}/history"),
     ("get", "/api/v1/estate/summary"),
+    ("get", "/api/v1/hosts/{host_id}/checks"),
+    ("get", "/api/v1/checks"),
+    ("get", "/api/v1/estate/score"),
 ];
 
 /// The router of the whole API.
@@ -94,6 +102,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/hosts/{host_id}", get(get_host))
         .route("/api/v1/hosts/{host_id}/history", get(host_history))
         .route("/api/v1/estate/summary", get(estate_summary))
+        .route("/api/v1/hosts/{host_id}/checks", get(host_checks))
+        .route("/api/v1/checks", get(list_checks))
+        .route("/api/v1/estate/score", get(estate_score))
         .route(OPENAPI_PATH, get(openapi))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -379,6 +390,9 @@ async fn ingest_checked(
             String::from_utf8(decoded).map_err(|e| IngestError::MalformedJson(e.to_string()))?;
         let new = ingest::to_new_report(&report, raw, now)?;
         let outcome = state.store.ingest(new).await?;
+        if outcome == IngestOutcome::Stored {
+            state.assess_queue.enqueue(&report.host_id);
+        }
         Ok(IngestResponse {
             report_id: report.report_id,
             duplicate: outcome == IngestOutcome::Duplicate,
@@ -404,10 +418,33 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, HttpError> {
             state
                 .metrics
                 .refresh_view(&hosts, &summary, state.metrics_per_host);
+            let assessments = state.store.assessments().await?;
+            let assessor = state.assessor.current();
+            let fleet = crate::estate::fleet_checks(assessor.plan(), &assessments);
+            let view = crate::estate::score_view(
+                assessor.plan(),
+                assessor.scoring(),
+                &assessments,
+                &hosts,
+            );
+            let waivers = assessor.checks().waivers.counts(Utc::now());
+            state.metrics.refresh_checks(
+                &fleet,
+                &view,
+                &assessments,
+                waivers,
+                state.metrics_per_host,
+            );
             *refreshed = Some(std::time::Instant::now());
         }
     }
     state.metrics.sync_transactions(state.store.transactions());
+    let stats = &state.assess_queue.stats;
+    state.metrics.sync_assessments(
+        stats.assessed.load(std::sync::atomic::Ordering::Relaxed),
+        stats.failed.load(std::sync::atomic::Ordering::Relaxed),
+        stats.dropped.load(std::sync::atomic::Ordering::Relaxed),
+    );
     let text = state.metrics.encode().map_err(|e| {
         tracing::error!(error = %e, "cannot encode metrics");
         HttpError::new(
@@ -498,6 +535,86 @@ async fn estate_summary(
     let stale_before = metrics::stale_before(Utc::now(), state.stale_after);
     let hosts = state.store.hosts().await?;
     Ok(axum::Json(query::summarise(&hosts, stale_before)))
+}
+
+/// How far back a host's check transitions go in its checks answer.
+const TRANSITIONS_DAYS: i64 = 90;
+
+async fn host_checks(
+    State(state): State<AppState>,
+    Path(host_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, HttpError> {
+    check_read_token(&state, &headers)?;
+    if state.store.host(host_id.clone()).await?.is_none() {
+        return Err(no_such_host(&host_id));
+    }
+    let Some((record, statuses)) = state.store.assessment(host_id.clone()).await? else {
+        return Err(HttpError::new(
+            StatusCode::NOT_FOUND,
+            "not_assessed",
+            format!("host `{host_id}` has not been assessed yet"),
+        ));
+    };
+    let detail: serde_json::Value = serde_json::from_str(&record.detail_json).map_err(|e| {
+        tracing::error!(host = %host_id, error = %e, "stored assessment unreadable");
+        HttpError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the stored assessment is unreadable",
+        )
+    })?;
+    let transitions = state
+        .store
+        .check_transitions(
+            host_id.clone(),
+            Utc::now() - chrono::Duration::days(TRANSITIONS_DAYS),
+        )
+        .await?;
+    Ok(axum::Json(serde_json::json!({
+        "host_id": host_id,
+        "assessed_at": record.assessed_at,
+        "profile": record.profile,
+        "score": record.score,
+        "band": record.band,
+        "statuses": statuses,
+        "results": detail.get("results"),
+        "categories": detail.pointer("/score/categories"),
+        "capped_by": detail.pointer("/score/capped_by"),
+        "improvements": detail.get("improvements"),
+        "transitions": transitions,
+    })))
+}
+
+async fn list_checks(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, HttpError> {
+    check_read_token(&state, &headers)?;
+    let assessments = state.store.assessments().await?;
+    let assessor = state.assessor.current();
+    let checks = crate::estate::fleet_checks(assessor.plan(), &assessments);
+    Ok(axum::Json(serde_json::json!({
+        "profile": assessor.plan().profile(),
+        "hosts_assessed": assessments.len(),
+        "checks": checks,
+    })))
+}
+
+async fn estate_score(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, HttpError> {
+    check_read_token(&state, &headers)?;
+    let assessments = state.store.assessments().await?;
+    let hosts = state.store.hosts().await?;
+    let assessor = state.assessor.current();
+    Ok(axum::Json(crate::estate::score_view(
+        assessor.plan(),
+        assessor.scoring(),
+        &assessments,
+        &hosts,
+    )))
 }
 
 fn no_such_host(host_id: &str) -> HttpError {

@@ -6,14 +6,18 @@
 //! `127.0.0.1:0` with a temporary database ([`start`]).
 #![deny(missing_docs)]
 
+pub mod assess;
 pub mod auth;
 pub mod carbon;
 pub mod checks;
+pub mod cli;
 pub mod config;
+pub mod estate;
 pub mod facts;
 pub mod http;
 pub mod ingest;
 pub mod metrics;
+pub mod pipeline;
 pub mod query;
 pub mod quickstart;
 pub mod ratelimit;
@@ -62,6 +66,9 @@ pub enum AppError {
         #[source]
         source: std::io::Error,
     },
+    /// The checks, profiles, waivers or carbon data could not be loaded.
+    #[error("the assessment config is not valid:\n{0}")]
+    Assess(#[source] assess::AssessError),
     /// The metrics could not be set up.
     #[error(transparent)]
     Metrics(#[from] metrics::MetricsError),
@@ -112,7 +119,13 @@ pub fn build_state(config: &ServerConfig, store: Arc<dyn Store>) -> Result<AppSt
         store,
         Arc::new(move |operation, elapsed| observer.observe_store(operation, elapsed)),
     ));
+    let assessor = pipeline::SharedAssessor::new(
+        assess::Assessor::load(&config.assess).map_err(AppError::Assess)?,
+    );
+    let assess_queue = pipeline::start(Arc::clone(&store), assessor.clone());
     Ok(AppState {
+        assessor,
+        assess_queue,
         store,
         enrolment_token: read(&config.auth.enrolment_token_file)?,
         read_token: read(&config.auth.read_token_file)?,
@@ -137,6 +150,8 @@ pub struct Server {
     stop: oneshot::Sender<()>,
     task: JoinHandle<Result<(), std::io::Error>>,
     retention: JoinHandle<()>,
+    reassess: JoinHandle<()>,
+    reloader: Reloader,
 }
 
 /// Opens the store, binds `config.listen` and serves until [`Server::shutdown`].
@@ -154,6 +169,12 @@ pub async fn start(config: &ServerConfig) -> Result<Server, AppError> {
         source,
     })?;
     let (stop, stopped) = oneshot::channel::<()>();
+    let reloader = Reloader {
+        store: Arc::clone(&state.store),
+        assessor: state.assessor.clone(),
+        queue: state.assess_queue.clone(),
+        config: config.assess.clone(),
+    };
     let app = http::router(state);
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -167,6 +188,19 @@ pub async fn start(config: &ServerConfig) -> Result<Server, AppError> {
         Arc::clone(&store),
         config.retention.raw_reports,
     ));
+    // Re-score the estate with the config just loaded (it may have changed while the
+    // collector was down), then again on every SIGHUP.
+    let background = reloader.clone();
+    let reassess = tokio::spawn(async move {
+        if let Err(e) = background
+            .queue
+            .enqueue_all(background.store.as_ref())
+            .await
+        {
+            tracing::warn!(error = %e, "could not queue the estate for re-assessment");
+        }
+        background.on_sighup().await;
+    });
     tracing::info!(%addr, "collector listening");
     Ok(Server {
         addr,
@@ -174,7 +208,58 @@ pub async fn start(config: &ServerConfig) -> Result<Server, AppError> {
         stop,
         task,
         retention,
+        reassess,
+        reloader,
     })
+}
+
+/// Reloads the assessment config and re-scores the estate.
+#[derive(Debug, Clone)]
+struct Reloader {
+    store: Arc<dyn Store>,
+    assessor: pipeline::SharedAssessor,
+    queue: pipeline::AssessQueue,
+    config: assess::AssessConfig,
+}
+
+impl Reloader {
+    /// Loads the checks, profiles, waivers and data again; on success swaps them in and
+    /// queues every host. On failure the config in use stays.
+    async fn reload(&self) -> Result<usize, AppError> {
+        let config = self.config.clone();
+        let loaded = tokio::task::spawn_blocking(move || assess::Assessor::load(&config))
+            .await
+            .map_err(|e| AppError::Serve(std::io::Error::other(e)))?
+            .map_err(AppError::Assess)?;
+        self.assessor.replace(loaded);
+        let queued = self
+            .queue
+            .enqueue_all(self.store.as_ref())
+            .await
+            .map_err(|e| AppError::Serve(std::io::Error::other(e)))?;
+        tracing::info!(
+            hosts = queued,
+            "assessment config reloaded; estate queued for re-assessment"
+        );
+        Ok(queued)
+    }
+
+    #[cfg(unix)]
+    async fn on_sighup(&self) {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; reload by restarting");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            if let Err(e) = self.reload().await {
+                tracing::error!(error = %e, "reload failed; the previous config stays in use");
+            }
+        }
+    }
+
+    #[cfg(not(unix))]
+    async fn on_sighup(&self) {}
 }
 
 async fn retention_loop(store: Arc<dyn Store>, keep: Duration) {
@@ -195,6 +280,13 @@ impl Server {
         self.addr
     }
 
+    /// Reloads the check catalogue, profiles, waivers and data tables (what SIGHUP does)
+    /// and queues every host for re-assessment; returns how many. On an invalid config
+    /// the one in use stays and the error says why.
+    pub async fn reload(&self) -> Result<usize, AppError> {
+        self.reloader.reload().await
+    }
+
     /// The store the server writes to.
     pub fn store(&self) -> Arc<dyn Store> {
         Arc::clone(&self.store)
@@ -204,6 +296,7 @@ impl Server {
     pub async fn shutdown(self) -> Result<(), AppError> {
         let _ = self.stop.send(());
         self.retention.abort();
+        self.reassess.abort();
         match self.task.await {
             Ok(result) => result.map_err(AppError::Serve),
             Err(e) => Err(AppError::Serve(std::io::Error::other(e))),

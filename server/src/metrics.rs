@@ -40,6 +40,13 @@ pub struct Metrics {
     ingest_duration: Histogram,
     store_duration: HistogramVec,
     write_transactions: IntCounter,
+    check_hosts: IntGaugeVec,
+    hosts_by_band: IntGaugeVec,
+    estate_score: prometheus::Gauge,
+    waivers: IntGaugeVec,
+    host_score: GaugeVec,
+    host_band: IntGaugeVec,
+    assessments: IntCounterVec,
     view_refreshed: Arc<tokio::sync::Mutex<Option<Instant>>>,
 }
 
@@ -118,6 +125,52 @@ impl Metrics {
             ]),
             &["operation"],
         )?;
+        let check_hosts = IntGaugeVec::new(
+            Opts::new(
+                "estate_check_hosts",
+                "Hosts by check and result (pass, fail, not_applicable, waived, error) in the collector's profile.",
+            ),
+            &["check_id", "category", "severity", "status"],
+        )?;
+        let hosts_by_band = IntGaugeVec::new(
+            Opts::new(
+                "estate_hosts_by_band",
+                "Assessed hosts by band (green, amber, red, unscored).",
+            ),
+            &["band"],
+        )?;
+        let estate_score = prometheus::Gauge::new(
+            "estate_score_ratio",
+            "The estate's health score (0-1): host scores averaged, weighted by the criticality label.",
+        )?;
+        let waivers = IntGaugeVec::new(
+            Opts::new(
+                "estate_waivers",
+                "Configured waivers by state (active, expired).",
+            ),
+            &["state"],
+        )?;
+        let host_score = GaugeVec::new(
+            Opts::new(
+                "estate_host_score_ratio",
+                "A host's health score (0-1); only with [metrics] per_host.",
+            ),
+            &["host_id"],
+        )?;
+        let host_band = IntGaugeVec::new(
+            Opts::new(
+                "estate_host_band",
+                "A host's band (value 1 on the current band); only with [metrics] per_host.",
+            ),
+            &["host_id", "band"],
+        )?;
+        let assessments = IntCounterVec::new(
+            Opts::new(
+                "estate_assessments_total",
+                "Host assessments run by this process, by outcome (stored, failed, dropped: queue full).",
+            ),
+            &["outcome"],
+        )?;
         let write_transactions = IntCounter::new(
             "estate_store_write_transactions_total",
             "Write transactions committed by the store (many reports share one).",
@@ -131,6 +184,16 @@ impl Metrics {
         registry.register(Box::new(host_info.clone()))?;
         registry.register(Box::new(host_last_report.clone()))?;
         registry.register(Box::new(store_duration.clone()))?;
+        registry.register(Box::new(check_hosts.clone()))?;
+        registry.register(Box::new(hosts_by_band.clone()))?;
+        registry.register(Box::new(estate_score.clone()))?;
+        registry.register(Box::new(waivers.clone()))?;
+        registry.register(Box::new(host_score.clone()))?;
+        registry.register(Box::new(host_band.clone()))?;
+        registry.register(Box::new(assessments.clone()))?;
+        for outcome in ["stored", "failed", "dropped"] {
+            assessments.with_label_values(&[outcome]);
+        }
         #[cfg(target_os = "linux")]
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -152,6 +215,13 @@ impl Metrics {
             ingest_duration,
             store_duration,
             write_transactions,
+            check_hosts,
+            hosts_by_band,
+            estate_score,
+            waivers,
+            host_score,
+            host_band,
+            assessments,
             view_refreshed: Arc::new(tokio::sync::Mutex::new(None)),
         })
     }
@@ -228,6 +298,73 @@ impl Metrics {
                 self.host_last_report
                     .with_label_values(&[values[0].as_str()])
                     .set(h.last_seen.timestamp_millis() as f64 / 1000.0);
+            }
+        }
+    }
+
+    /// Recomputes the check gauges from the stored assessments.
+    pub fn refresh_checks(
+        &self,
+        fleet: &[crate::estate::FleetCheck],
+        view: &crate::estate::EstateScoreView,
+        assessments: &[crate::store::AssessmentRecord],
+        waivers: crate::checks::WaiverCounts,
+        per_host: bool,
+    ) {
+        let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.check_hosts.reset();
+        for check in fleet {
+            for (status, n) in &check.hosts {
+                self.check_hosts
+                    .with_label_values(&[
+                        check.id.as_str(),
+                        check.category.as_str(),
+                        check.severity.as_str(),
+                        status.as_str(),
+                    ])
+                    .set(count(*n));
+            }
+        }
+        for (band, n) in &view.bands {
+            self.hosts_by_band
+                .with_label_values(&[band.as_str()])
+                .set(count(*n));
+        }
+        match view.score {
+            Some(score) => self.estate_score.set(score),
+            None => self.estate_score.set(f64::NAN),
+        }
+        self.waivers
+            .with_label_values(&["active"])
+            .set(count(waivers.active as u64));
+        self.waivers
+            .with_label_values(&["expired"])
+            .set(count(waivers.expired as u64));
+        self.host_score.reset();
+        self.host_band.reset();
+        if per_host {
+            for a in assessments {
+                let host = clip(&a.host_id);
+                if let Some(score) = a.score {
+                    self.host_score
+                        .with_label_values(&[host.as_str()])
+                        .set(score);
+                }
+                let band = a.band.as_deref().unwrap_or("unscored");
+                self.host_band
+                    .with_label_values(&[host.as_str(), band])
+                    .set(1);
+            }
+        }
+    }
+
+    /// Brings the assessment counters up to the queue's counts.
+    pub fn sync_assessments(&self, stored: u64, failed: u64, dropped: u64) {
+        for (outcome, n) in [("stored", stored), ("failed", failed), ("dropped", dropped)] {
+            let counter = self.assessments.with_label_values(&[outcome]);
+            let seen = counter.get();
+            if n > seen {
+                counter.inc_by(n - seen);
             }
         }
     }

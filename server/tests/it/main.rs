@@ -3,8 +3,10 @@
 // Test helpers outside #[test] functions panic on purpose.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod assessments;
 mod checks;
 mod cli;
+mod cli_checks;
 mod configs;
 mod http;
 mod quickstart;

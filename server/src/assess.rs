@@ -1,0 +1,437 @@
+//! Assessing a host: facts from what the store keeps, the check evaluation and score, and
+//! the carbon estimate, in one pure step ([`Assessor::assess`]); plus loading everything
+//! that step needs (the check catalogue, profiles, waivers, the OS lifecycle table and the
+//! carbon data) from a config directory or from the copy embedded in the binary.
+//!
+//! This module wires the pure cores ([`crate::facts`], [`crate::checks`],
+//! [`crate::carbon`]) together; it does no I/O beyond loading config, and knows nothing of
+//! HTTP or the store's backends.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use estate_protocol::{Inventory, Report};
+use serde::Serialize;
+
+use crate::carbon::{
+    CarbonConfig, CarbonData, Estimator, HostEstimate, HostInput, Provider, ScenarioConfig,
+    ScenarioKind, Sizing, WhatIf,
+};
+use crate::checks::{
+    Catalogue, CheckResult, ChecksConfig, ChecksPaths, HostRef, HostScore, Improvement, Plan,
+    Profiles, ScoringConfig, Waivers, host_improvements, score_host,
+};
+use crate::facts::{self, DeriveOptions, FactsInput, HostMeta, LifecycleTable};
+use crate::store::{AssessmentRecord, HostRecord, SeriesPoint};
+
+/// The config shipped with this build (`config/checks`, `config/profiles`,
+/// `config/data`), embedded by `build.rs`.
+pub mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded_config.rs"));
+}
+
+/// The profile the collector evaluates when none is configured.
+pub const DEFAULT_PROFILE: &str = "baseline";
+/// How far back the series used for facts reaches, days.
+pub const DEFAULT_SERIES_DAYS: i64 = 30;
+
+/// Why the assessment config could not be loaded: every problem, located.
+#[derive(Debug, thiserror::Error)]
+pub enum AssessError {
+    /// `config_dir` is not a directory.
+    #[error("{at}`checks.config_dir`: `{path}` is not a directory")]
+    ConfigDir {
+        /// Where the setting is written (`FILE:LINE:COL: `), or empty.
+        at: String,
+        /// The directory.
+        path: PathBuf,
+    },
+    /// The checks, profiles or waivers.
+    #[error("{0}")]
+    Checks(crate::checks::LoadError),
+    /// The OS lifecycle table.
+    #[error("{0}")]
+    Lifecycle(estate_agent::config::located::ConfigError),
+    /// The carbon data.
+    #[error("{0}")]
+    CarbonData(crate::carbon::DataError),
+    /// The `[carbon]` settings against the data, each as `FILE:LINE:COL: `key`: message`
+    /// where the setting's place is known.
+    #[error("{}", .0.join("\n"))]
+    CarbonConfig(Vec<String>),
+    /// The profile asked for does not exist.
+    #[error("{at}no audit profile `{name}` (known: {known})")]
+    UnknownProfile {
+        /// Where the setting is written (`FILE:LINE:COL: `checks.profile`: `), or empty.
+        at: String,
+        /// The name asked for.
+        name: String,
+        /// The profiles that exist.
+        known: String,
+    },
+    /// Several of the above, in the order checked.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Several(Vec<AssessError>),
+}
+
+impl AssessError {
+    fn from_list(mut errors: Vec<AssessError>) -> Option<AssessError> {
+        match errors.len() {
+            0 => None,
+            1 => errors.pop(),
+            _ => Some(AssessError::Several(errors)),
+        }
+    }
+}
+
+/// The scenarios evaluated when `[carbon]` configures none: a move to each provider's
+/// London region with its general-purpose, memory- and compute-optimised families of
+/// the current generation, and retiring idle servers (the worked examples of
+/// `docs/methodology.md`).
+pub fn default_scenarios() -> Vec<ScenarioConfig> {
+    let scenario = |name: &str, kind: ScenarioKind| ScenarioConfig {
+        name: name.to_owned(),
+        kind,
+        provider: None,
+        region: None,
+        families: Vec::new(),
+        sizing: Sizing::Performance,
+        comfort_factor: None,
+        percentile: None,
+        hosts: BTreeMap::new(),
+        retire_cpu_p95_below: None,
+        market_kgco2e_per_kwh: None,
+    };
+    let cloud =
+        |name: &str, provider: Provider, region: &str, families: [&str; 3]| ScenarioConfig {
+            provider: Some(provider),
+            region: Some(region.to_owned()),
+            families: families.iter().map(|f| (*f).to_owned()).collect(),
+            ..scenario(name, ScenarioKind::Cloud)
+        };
+    vec![
+        cloud(
+            "azure-uksouth",
+            Provider::Azure,
+            "uksouth",
+            ["Dsv5", "Esv5", "Fsv2"],
+        ),
+        cloud(
+            "aws-london",
+            Provider::Aws,
+            "eu-west-2",
+            ["m6i", "r6i", "c6i"],
+        ),
+        cloud(
+            "gcp-london",
+            Provider::Gcp,
+            "europe-west2",
+            ["n2-standard", "n2-highmem", "n2-highcpu"],
+        ),
+        scenario("retire-idle", ScenarioKind::Retire),
+    ]
+}
+
+/// The `[carbon]` settings when none are written: the defaults of
+/// [`CarbonConfig`] with [`default_scenarios`].
+pub fn default_carbon() -> CarbonConfig {
+    CarbonConfig {
+        scenarios: default_scenarios(),
+        ..CarbonConfig::default()
+    }
+}
+
+/// Where the assessment config comes from and how to use it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssessConfig {
+    /// A directory with `checks/`, `profiles/`, `waivers.toml` and `data/`; the embedded
+    /// copy when `None`. A part missing from the directory falls back to the embedded one
+    /// (except waivers, which are only ever the operator's).
+    pub config_dir: Option<PathBuf>,
+    /// The profile evaluated on ingest.
+    pub profile: String,
+    /// Bands, the critical cap and the estate weighting.
+    pub scoring: ScoringConfig,
+    /// Facts thresholds (ending-soon window, stale cutoff).
+    pub derive: DeriveOptions,
+    /// The `[carbon]` settings ([`default_carbon`] when none are written).
+    pub carbon: CarbonConfig,
+    /// Where each setting is written, by dotted key (`carbon.scenarios[1]`,
+    /// `checks.profile`, ...): `FILE:LINE:COL`, or how it was given (`--year`). Problems
+    /// only found once the data is loaded are located with it (longest key prefix).
+    pub origins: BTreeMap<String, String>,
+}
+
+impl AssessConfig {
+    /// `FILE:LINE:COL: ` of `key` or of its nearest parent with a known place; empty when
+    /// none is known.
+    pub fn origin(&self, key: &str) -> String {
+        let mut k = key;
+        loop {
+            if let Some(at) = self.origins.get(k) {
+                return format!("{at}: ");
+            }
+            match k.rfind(['.', '[']) {
+                Some(i) => k = &k[..i],
+                None => return String::new(),
+            }
+        }
+    }
+}
+
+impl Default for AssessConfig {
+    fn default() -> Self {
+        AssessConfig {
+            config_dir: None,
+            profile: DEFAULT_PROFILE.to_owned(),
+            scoring: ScoringConfig::default(),
+            derive: DeriveOptions::default(),
+            carbon: default_carbon(),
+            origins: BTreeMap::new(),
+        }
+    }
+}
+
+/// Everything needed to assess hosts, loaded and validated once.
+#[derive(Debug)]
+pub struct Assessor {
+    checks: ChecksConfig,
+    plan: Plan,
+    scoring: ScoringConfig,
+    lifecycle: LifecycleTable,
+    estimator: Estimator,
+    derive: DeriveOptions,
+}
+
+/// One host's assessment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Assessment {
+    /// When it was made.
+    pub assessed_at: DateTime<Utc>,
+    /// The profile evaluated.
+    pub profile: String,
+    /// The score, band and tallies.
+    pub score: HostScore,
+    /// Every check's result.
+    pub results: Vec<CheckResult>,
+    /// Failing checks ranked by the score they would add.
+    pub improvements: Vec<Improvement>,
+    /// Energy and carbon, on-premises and per scenario (absent without a report).
+    pub carbon: Option<HostEstimate>,
+    /// The facts the checks read.
+    pub facts: serde_json::Value,
+}
+
+/// What the store gives for one host.
+#[derive(Debug, Clone, Copy)]
+pub struct AssessInput<'a> {
+    /// The host (labels, first/last seen).
+    pub host: &'a HostRecord,
+    /// Its stored inventory, parsed.
+    pub inventory: Option<&'a Inventory>,
+    /// Its latest report, parsed.
+    pub report: Option<&'a Report>,
+    /// Its recent series, oldest first.
+    pub series: &'a [SeriesPoint],
+}
+
+/// The embedded carbon data files in the order [`crate::carbon::DATA_FILES`] wants.
+fn embedded_carbon_data() -> Vec<(String, String)> {
+    crate::carbon::DATA_FILES
+        .iter()
+        .map(|name| {
+            let path = format!("config/data/{name}");
+            let text = embedded::DATA
+                .iter()
+                .find(|(p, _)| *p == path)
+                .map_or("", |(_, t)| *t);
+            (path, text.to_owned())
+        })
+        .collect()
+}
+
+impl Assessor {
+    /// Loads and validates the check config, lifecycle table and carbon data (from
+    /// `config.config_dir`, else embedded), and resolves the profile. Every problem of
+    /// every part is reported ([`AssessError::Several`]), each located.
+    pub fn load(config: &AssessConfig) -> Result<Assessor, AssessError> {
+        let dir = config.config_dir.as_deref();
+        if let Some(d) = dir
+            && !d.is_dir()
+        {
+            return Err(AssessError::ConfigDir {
+                at: config.origin("checks.config_dir"),
+                path: d.to_owned(),
+            });
+        }
+        let mut errors = Vec::new();
+        let checks = match dir {
+            Some(dir) if dir.join("checks").is_dir() => {
+                ChecksConfig::load(&ChecksPaths::under(dir)).map_err(AssessError::Checks)
+            }
+            _ => shipped_checks(dir),
+        }
+        .map_err(|e| errors.push(e))
+        .ok();
+        let lifecycle = match dir.map(|d| d.join("data/os-lifecycle.toml")) {
+            Some(path) if path.is_file() => LifecycleTable::load(&path),
+            _ => LifecycleTable::shipped(),
+        }
+        .map_err(|e| errors.push(AssessError::Lifecycle(e)))
+        .ok();
+        let data = match dir.map(|d| d.join("data")) {
+            Some(path) if path.join("carbon-method.toml").is_file() => CarbonData::load(&path),
+            _ => CarbonData::parse(&embedded_carbon_data()),
+        }
+        .map_err(|e| errors.push(AssessError::CarbonData(e)))
+        .ok();
+        let estimator = data.and_then(|data| {
+            Estimator::new(Arc::new(data), &config.carbon)
+                .map_err(|problems| {
+                    errors.push(AssessError::CarbonConfig(
+                        problems
+                            .into_iter()
+                            .map(|p| format!("{}{p}", config.origin(&p.key)))
+                            .collect(),
+                    ));
+                })
+                .ok()
+        });
+        let plan = checks.as_ref().and_then(|checks| {
+            let plan = checks.plan(&config.profile);
+            if plan.is_none() {
+                let at = config.origin("checks.profile");
+                errors.push(AssessError::UnknownProfile {
+                    at: if at.is_empty() {
+                        at
+                    } else {
+                        format!("{at}`checks.profile`: ")
+                    },
+                    name: config.profile.clone(),
+                    known: checks.profiles.names().join(", "),
+                });
+            }
+            plan
+        });
+        match (checks, plan, lifecycle, estimator) {
+            (Some(checks), Some(plan), Some(lifecycle), Some(estimator)) if errors.is_empty() => {
+                Ok(Assessor {
+                    checks,
+                    plan,
+                    scoring: config.scoring.clone(),
+                    lifecycle,
+                    estimator,
+                    derive: config.derive,
+                })
+            }
+            _ => Err(AssessError::from_list(errors).unwrap_or(AssessError::Several(Vec::new()))),
+        }
+    }
+
+    /// The check config in use.
+    pub fn checks(&self) -> &ChecksConfig {
+        &self.checks
+    }
+
+    /// The plan of the profile evaluated on ingest.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The scoring settings.
+    pub fn scoring(&self) -> &ScoringConfig {
+        &self.scoring
+    }
+
+    /// The carbon estimator.
+    pub fn estimator(&self) -> &Estimator {
+        &self.estimator
+    }
+
+    /// The facts of a host.
+    pub fn facts(&self, input: &AssessInput<'_>, now: DateTime<Utc>) -> serde_json::Value {
+        facts::derive(&FactsInput {
+            host: HostMeta::from(input.host),
+            inventory: input.inventory,
+            inventory_collected_at: input.host.inventory_collected_at,
+            report: input.report,
+            series: input.series,
+            now,
+            lifecycle: &self.lifecycle,
+            options: self.derive,
+        })
+        .to_json_value()
+    }
+
+    /// Assesses one host with `plan` (the collector's profile when `None`).
+    pub fn assess(
+        &self,
+        input: &AssessInput<'_>,
+        plan: Option<&Plan>,
+        now: DateTime<Utc>,
+    ) -> Assessment {
+        let plan = plan.unwrap_or(&self.plan);
+        let facts = self.facts(input, now);
+        let host = HostRef {
+            id: &input.host.host_id,
+            hostname: Some(&input.host.hostname),
+            labels: &input.host.labels,
+            facts: &facts,
+        };
+        let evaluation = plan.evaluate(&host, now);
+        let score = score_host(&evaluation.results, &self.scoring, plan.fail_below());
+        let improvements = host_improvements(&evaluation.results);
+        let carbon = input.report.map(|report| {
+            let carbon_input = HostInput::from_report(report, input.inventory);
+            self.estimator.estimate(&carbon_input, &WhatIf::default())
+        });
+        Assessment {
+            assessed_at: now,
+            profile: plan.profile().to_owned(),
+            score,
+            results: evaluation.results,
+            improvements,
+            carbon,
+            facts,
+        }
+    }
+}
+
+impl Assessment {
+    /// The record the store keeps (statuses tracked over time, the rest as JSON).
+    pub fn to_record(&self, host_id: &str) -> Result<AssessmentRecord, serde_json::Error> {
+        Ok(AssessmentRecord {
+            host_id: host_id.to_owned(),
+            assessed_at: self.assessed_at,
+            profile: self.profile.clone(),
+            score: self.score.score,
+            band: self.score.band.map(|b| b.as_str().to_owned()),
+            statuses: self
+                .results
+                .iter()
+                .map(|r| (r.id.to_string(), r.status.as_str().to_owned()))
+                .collect(),
+            detail_json: serde_json::to_string(self)?,
+        })
+    }
+}
+
+/// The embedded checks and profiles, with waivers from `dir/waivers.toml` when there is
+/// one.
+fn shipped_checks(dir: Option<&Path>) -> Result<ChecksConfig, AssessError> {
+    let catalogue = Catalogue::parse(embedded::CHECKS).map_err(AssessError::Checks)?;
+    let profiles = Profiles::parse(embedded::PROFILES, &catalogue).map_err(AssessError::Checks)?;
+    let waivers = match dir.map(|d| d.join("waivers.toml")) {
+        Some(path) if path.is_file() => {
+            Waivers::load(&path, &catalogue).map_err(AssessError::Checks)?
+        }
+        _ => Waivers::none(),
+    };
+    Ok(ChecksConfig {
+        catalogue,
+        profiles,
+        waivers,
+    })
+}

@@ -1,0 +1,222 @@
+//! Re-assessing hosts after they report, and the whole estate after a config reload:
+//! a bounded queue of host ids (each host at most once in it) drained by one worker
+//! task that reads what the store keeps, assesses on a blocking thread
+//! ([`crate::assess::Assessor::assess`]) and stores the result. Ingest never waits for
+//! it: a report is acknowledged once durable, and its host is re-scored moments later.
+//!
+//! The assessor sits behind a lock so a reload swaps it atomically; assessments in flight
+//! finish with the config they started with.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use chrono::{Duration, Utc};
+use estate_protocol::{Inventory, Report};
+use tokio::sync::mpsc;
+
+use crate::assess::{AssessInput, Assessor};
+use crate::store::{Store, StoreError};
+
+/// Host ids waiting at most; past this a host is skipped (its next report re-queues it).
+pub const QUEUE_CAPACITY: usize = 65_536;
+/// How far back the series used for facts reaches.
+pub const SERIES_DAYS: i64 = crate::assess::DEFAULT_SERIES_DAYS;
+
+/// The assessor in use, swappable on reload.
+#[derive(Debug, Clone)]
+pub struct SharedAssessor(Arc<RwLock<Arc<Assessor>>>);
+
+impl SharedAssessor {
+    /// Shares `assessor`.
+    pub fn new(assessor: Assessor) -> SharedAssessor {
+        SharedAssessor(Arc::new(RwLock::new(Arc::new(assessor))))
+    }
+
+    /// The assessor now.
+    pub fn current(&self) -> Arc<Assessor> {
+        match self.0.read() {
+            Ok(a) => Arc::clone(&a),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Replaces the assessor (a config reload).
+    pub fn replace(&self, assessor: Assessor) {
+        match self.0.write() {
+            Ok(mut a) => *a = Arc::new(assessor),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(assessor),
+        }
+    }
+}
+
+/// Counters of the queue, for metrics.
+#[derive(Debug, Default)]
+pub struct QueueStats {
+    /// Hosts assessed and stored.
+    pub assessed: AtomicU64,
+    /// Assessments that failed (store errors, unreadable stored JSON).
+    pub failed: AtomicU64,
+    /// Hosts not queued because the queue was full.
+    pub dropped: AtomicU64,
+}
+
+/// The sending side: queue a host for re-assessment.
+#[derive(Debug, Clone)]
+pub struct AssessQueue {
+    tx: mpsc::Sender<String>,
+    pending: Arc<Mutex<HashSet<String>>>,
+    /// Counters.
+    pub stats: Arc<QueueStats>,
+}
+
+impl AssessQueue {
+    /// Queues `host_id` unless it is already waiting; never blocks.
+    pub fn enqueue(&self, host_id: &str) {
+        let mut pending = match self.pending.lock() {
+            Ok(p) => p,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if pending.contains(host_id) {
+            return;
+        }
+        match self.tx.try_send(host_id.to_owned()) {
+            Ok(()) => {
+                pending.insert(host_id.to_owned());
+            }
+            Err(_) => {
+                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(host = %host_id, "assessment queue full; host skipped until its next report");
+            }
+        }
+    }
+
+    /// Queues every host in the store (after a config reload), waiting for room.
+    pub async fn enqueue_all(&self, store: &dyn Store) -> Result<usize, StoreError> {
+        let hosts = store.hosts().await?;
+        let mut queued = 0;
+        for host in hosts {
+            let fresh = {
+                let mut pending = match self.pending.lock() {
+                    Ok(p) => p,
+                    Err(poisoned) => poisoned.into_inner(),
+                };
+                pending.insert(host.host_id.clone())
+            };
+            if fresh {
+                if self.tx.send(host.host_id).await.is_err() {
+                    break;
+                }
+                queued += 1;
+            }
+        }
+        Ok(queued)
+    }
+
+    fn done(&self, host_id: &str) {
+        let mut pending = match self.pending.lock() {
+            Ok(p) => p,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        pending.remove(host_id);
+    }
+}
+
+/// Starts the worker; returns the queue feeding it. The worker ends when every sender
+/// is dropped.
+pub fn start(store: Arc<dyn Store>, assessor: SharedAssessor) -> AssessQueue {
+    let (tx, mut rx) = mpsc::channel::<String>(QUEUE_CAPACITY);
+    let queue = AssessQueue {
+        tx,
+        pending: Arc::new(Mutex::new(HashSet::new())),
+        stats: Arc::new(QueueStats::default()),
+    };
+    let worker_queue = queue.clone();
+    tokio::spawn(async move {
+        while let Some(host_id) = rx.recv().await {
+            worker_queue.done(&host_id);
+            match assess_host(store.as_ref(), &assessor.current(), &host_id).await {
+                Ok(transitions) => {
+                    worker_queue.stats.assessed.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(host = %host_id, transitions, "host assessed");
+                }
+                Err(e) => {
+                    worker_queue.stats.failed.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(host = %host_id, error = %e, "host assessment failed");
+                }
+            }
+        }
+    });
+    queue
+}
+
+/// Why a host could not be assessed.
+#[derive(Debug, thiserror::Error)]
+pub enum AssessHostError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Stored JSON could not be read back.
+    #[error("stored {what} is not readable: {message}")]
+    Stored {
+        /// Which document.
+        what: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// The blocking task failed.
+    #[error("assessment task failed: {0}")]
+    Task(String),
+}
+
+/// Reads what the store keeps about `host_id`, assesses it and stores the result;
+/// returns the number of check transitions recorded (0 for an unknown host).
+pub async fn assess_host(
+    store: &dyn Store,
+    assessor: &Arc<Assessor>,
+    host_id: &str,
+) -> Result<u64, AssessHostError> {
+    let Some(mut host) = store.host(host_id.to_owned()).await? else {
+        return Ok(0);
+    };
+    let now = Utc::now();
+    let report_json = store.latest_report(host_id.to_owned()).await?;
+    let series = store
+        .series(host_id.to_owned(), now - Duration::days(SERIES_DAYS), now)
+        .await?;
+    let inventory_value = host.inventory.take();
+    let assessor = Arc::clone(assessor);
+    let record = tokio::task::spawn_blocking(move || {
+        let inventory: Option<Inventory> = inventory_value
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| AssessHostError::Stored {
+                what: "inventory",
+                message: e.to_string(),
+            })?;
+        let report: Option<Report> = report_json
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| AssessHostError::Stored {
+                what: "report",
+                message: e.to_string(),
+            })?;
+        let input = AssessInput {
+            host: &host,
+            inventory: inventory.as_ref(),
+            report: report.as_ref(),
+            series: &series,
+        };
+        let assessment = assessor.assess(&input, None, now);
+        assessment
+            .to_record(&host.host_id)
+            .map_err(|e| AssessHostError::Stored {
+                what: "assessment",
+                message: e.to_string(),
+            })
+    })
+    .await
+    .map_err(|e| AssessHostError::Task(e.to_string()))??;
+    Ok(store.save_assessment(record).await?)
+}
