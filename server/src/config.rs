@@ -5,7 +5,9 @@
 //! parsing and validation; it must not read anything but the config file itself (token
 //! files are read when the server starts, see [`crate::auth`]).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -13,7 +15,12 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use estate_agent::config::located::{self, Issues};
+
+use crate::assess::AssessConfig;
+use crate::carbon::{HypervisorHostConfig, ScenarioConfig, SiteConfig};
+use crate::checks::Band;
 pub use estate_agent::config::located::{ConfigError, ConfigIssue};
+use serde::de::DeserializeOwned;
 
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8470";
@@ -60,6 +67,8 @@ pub struct ServerConfig {
     pub retention: RetentionConfig,
     /// `/metrics` options.
     pub metrics: MetricsConfig,
+    /// Checks, profiles, waivers, scoring and carbon settings (`[checks]`, `[carbon]`).
+    pub assess: crate::assess::AssessConfig,
 }
 
 impl Default for ServerConfig {
@@ -74,6 +83,7 @@ impl Default for ServerConfig {
             auth: AuthConfig::default(),
             retention: RetentionConfig::default(),
             metrics: MetricsConfig::default(),
+            assess: crate::assess::AssessConfig::default(),
         }
     }
 }
@@ -169,6 +179,10 @@ struct RawConfig {
     retention: RawRetention,
     #[serde(default)]
     metrics: RawMetrics,
+    #[serde(default)]
+    checks: RawChecks,
+    #[serde(default)]
+    carbon: RawCarbon,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -211,18 +225,86 @@ struct RawMetrics {
     refresh_secs: Option<Spanned<u64>>,
 }
 
+/// `[checks]`: the scoring keys mirror `checks::RawScoring`, which cannot be embedded in
+/// this table without `flatten` (that loses spans and `deny_unknown_fields`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChecks {
+    config_dir: Option<Spanned<PathBuf>>,
+    profile: Option<Spanned<String>>,
+    green_at: Option<Spanned<f64>>,
+    amber_at: Option<Spanned<f64>>,
+    critical_failure_cap: Option<Spanned<String>>,
+    criticality_label: Option<Spanned<String>>,
+    default_host_weight: Option<Spanned<f64>>,
+    #[serde(default)]
+    criticality_weights: BTreeMap<String, Spanned<f64>>,
+    ending_soon_days: Option<Spanned<i64>>,
+}
+
+/// `[carbon]`: [`crate::carbon::CarbonConfig`]'s tables kept as written, each value with
+/// its place, so that problems found against the data when the assessor loads are
+/// located at the key; converted to the carbon types in [`validate_carbon`].
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCarbon {
+    reporting_year: Option<Spanned<i32>>,
+    lifespan_years: Option<Spanned<f64>>,
+    #[serde(default)]
+    sites: BTreeMap<String, Spanned<RawTable>>,
+    hypervisor_host: Option<Spanned<RawTable>>,
+    /// Absent: [`crate::assess::default_scenarios`]; `[]`: none.
+    scenarios: Option<Vec<Spanned<RawTable>>>,
+}
+
+/// A table as written: each key's value with its place.
+type RawTable = BTreeMap<String, Spanned<toml::Value>>;
+
 // ---------------------------------------------------------------------------------
 // Loading (diagnostics: [`located`]).
 
 impl ServerConfig {
-    /// Reads and validates a config file.
+    /// Reads and validates a config file. A relative `checks.config_dir` is resolved
+    /// against the file's directory.
     pub fn load(path: &Path) -> Result<ServerConfig, ConfigError> {
-        located::load::<RawConfig, _>(path, validate)
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let file = Source {
+            origin: &path.display().to_string(),
+            text: &text,
+            base: path.parent(),
+        };
+        located::parse::<RawConfig, _>(&text, file.origin, |raw, issues| {
+            validate(raw, issues, &file)
+        })
     }
 
-    /// Parses and validates config text; `origin` names it in errors.
+    /// Parses and validates config text; `origin` names it in errors. A relative
+    /// `checks.config_dir` stays relative (to the working directory).
     pub fn parse(text: &str, origin: &str) -> Result<ServerConfig, ConfigError> {
-        located::parse::<RawConfig, _>(text, origin, validate)
+        let file = Source {
+            origin,
+            text,
+            base: None,
+        };
+        located::parse::<RawConfig, _>(text, origin, |raw, issues| validate(raw, issues, &file))
+    }
+}
+
+/// The text being validated, to record where settings are written.
+struct Source<'a> {
+    origin: &'a str,
+    text: &'a str,
+    base: Option<&'a Path>,
+}
+
+impl Source<'_> {
+    /// `FILE:LINE:COL` of a span.
+    fn place(&self, span: Range<usize>) -> String {
+        let (line, column) = located::line_col(self.text, span.start);
+        format!("{}:{line}:{column}", self.origin)
     }
 }
 
@@ -235,7 +317,7 @@ fn at_least(value: Spanned<u64>, min: u64, key: &str, issues: &mut Issues<'_>) -
     }
 }
 
-fn validate(raw: RawConfig, issues: &mut Issues<'_>) -> ServerConfig {
+fn validate(raw: RawConfig, issues: &mut Issues<'_>, file: &Source<'_>) -> ServerConfig {
     let mut config = ServerConfig::default();
 
     if let Some(listen) = raw.server.listen {
@@ -326,7 +408,213 @@ fn validate(raw: RawConfig, issues: &mut Issues<'_>) -> ServerConfig {
     {
         config.metrics.refresh = Duration::from_secs(v);
     }
+
+    validate_checks(raw.checks, issues, file, &mut config.assess);
+    validate_carbon(raw.carbon, issues, file, &mut config.assess);
+    config.assess.derive.stale_after = config.stale_after;
     config
+}
+
+fn ratio(value: &Spanned<f64>, key: &str, issues: &mut Issues<'_>) -> Option<f64> {
+    if (0.0..=1.0).contains(value.get_ref()) {
+        Some(*value.get_ref())
+    } else {
+        issues.at(
+            value.span(),
+            key,
+            format!("`{}` is outside 0–1", value.get_ref()),
+        );
+        None
+    }
+}
+
+fn host_weight(value: &Spanned<f64>, key: &str, issues: &mut Issues<'_>) -> Option<f64> {
+    if value.get_ref().is_finite() && *value.get_ref() >= 0.0 {
+        Some(*value.get_ref())
+    } else {
+        issues.at(
+            value.span(),
+            key,
+            format!("weight must be a number ≥ 0, not {}", value.get_ref()),
+        );
+        None
+    }
+}
+
+/// `[checks]`: where the check config comes from, the profile, the bands and weights
+/// (the rules of `checks::ScoringConfig::from_raw`) and the facts' ending-soon window.
+fn validate_checks(
+    raw: RawChecks,
+    issues: &mut Issues<'_>,
+    file: &Source<'_>,
+    assess: &mut AssessConfig,
+) {
+    if let Some(dir) = raw.config_dir {
+        let span = dir.span();
+        let dir = dir.into_inner();
+        if dir.as_os_str().is_empty() {
+            issues.at(span.clone(), "checks.config_dir", "must not be empty");
+        }
+        assess.config_dir = Some(match file.base {
+            Some(base) if dir.is_relative() => base.join(dir),
+            _ => dir,
+        });
+        assess
+            .origins
+            .insert("checks.config_dir".to_owned(), file.place(span));
+    }
+    if let Some(profile) = raw.profile {
+        let name = profile.get_ref().trim();
+        if name.is_empty() {
+            issues.at(profile.span(), "checks.profile", "must not be empty");
+        } else {
+            assess.profile = name.to_owned();
+        }
+        assess
+            .origins
+            .insert("checks.profile".to_owned(), file.place(profile.span()));
+    }
+
+    let scoring = &mut assess.scoring;
+    if let Some(g) = raw.green_at.as_ref()
+        && let Some(g) = ratio(g, "checks.green_at", issues)
+    {
+        scoring.green_at = g;
+    }
+    if let Some(a) = raw.amber_at.as_ref()
+        && let Some(a) = ratio(a, "checks.amber_at", issues)
+    {
+        scoring.amber_at = a;
+    }
+    if scoring.amber_at >= scoring.green_at {
+        let at = match (&raw.amber_at, &raw.green_at) {
+            (Some(a), _) => Some((a, "checks.amber_at")),
+            (None, Some(g)) => Some((g, "checks.green_at")),
+            (None, None) => None,
+        };
+        if let Some((at, key)) = at {
+            issues.at(
+                at.span(),
+                key,
+                format!(
+                    "amber_at ({}) must be below green_at ({})",
+                    scoring.amber_at, scoring.green_at
+                ),
+            );
+        }
+    }
+    if let Some(cap) = &raw.critical_failure_cap {
+        match cap.get_ref().as_str() {
+            "red" => scoring.critical_failure_cap = Some(Band::Red),
+            "amber" => scoring.critical_failure_cap = Some(Band::Amber),
+            "none" => scoring.critical_failure_cap = None,
+            other => issues.at(
+                cap.span(),
+                "checks.critical_failure_cap",
+                format!("`{other}` is not red, amber or none"),
+            ),
+        }
+    }
+    if let Some(label) = &raw.criticality_label {
+        if label.get_ref().trim().is_empty() {
+            issues.at(
+                label.span(),
+                "checks.criticality_label",
+                "must not be empty",
+            );
+        } else {
+            scoring.criticality_label = label.get_ref().trim().to_owned();
+        }
+    }
+    if let Some(w) = &raw.default_host_weight
+        && let Some(w) = host_weight(w, "checks.default_host_weight", issues)
+    {
+        scoring.default_host_weight = w;
+    }
+    for (value, w) in &raw.criticality_weights {
+        let key = format!("checks.criticality_weights.{value}");
+        if let Some(w) = host_weight(w, &key, issues) {
+            scoring.criticality_weights.insert(value.clone(), w);
+        }
+    }
+
+    if let Some(days) = raw.ending_soon_days {
+        if (0..=36_500).contains(days.get_ref()) {
+            assess.derive.ending_soon_days = *days.get_ref();
+        } else {
+            issues.at(
+                days.span(),
+                "checks.ending_soon_days",
+                format!("`{}` is not a number of days 0–36500", days.get_ref()),
+            );
+        }
+    }
+}
+
+/// `[carbon]`: the settings as written, and where each key is. Their values are checked
+/// against the carbon data when the assessor loads (`CarbonConfig::problems`), which
+/// locates each problem with these places.
+fn validate_carbon(
+    raw: RawCarbon,
+    issues: &mut Issues<'_>,
+    file: &Source<'_>,
+    assess: &mut AssessConfig,
+) {
+    let origins = &mut assess.origins;
+    let carbon = &mut assess.carbon;
+    if let Some(year) = raw.reporting_year {
+        origins.insert("carbon.reporting_year".to_owned(), file.place(year.span()));
+        carbon.reporting_year = Some(year.into_inner());
+    }
+    if let Some(years) = raw.lifespan_years {
+        origins.insert("carbon.lifespan_years".to_owned(), file.place(years.span()));
+        carbon.lifespan_years = Some(years.into_inner());
+    }
+    for (name, site) in raw.sites {
+        let key = format!("carbon.sites.{name}");
+        if let Some(site) = typed::<SiteConfig>(site, &key, issues, file, origins) {
+            carbon.sites.insert(name, site);
+        }
+    }
+    if let Some(host) = raw.hypervisor_host {
+        carbon.hypervisor_host =
+            typed::<HypervisorHostConfig>(host, "carbon.hypervisor_host", issues, file, origins);
+    }
+    if let Some(scenarios) = raw.scenarios {
+        carbon.scenarios = scenarios
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let key = format!("carbon.scenarios[{i}]");
+                typed::<ScenarioConfig>(s, &key, issues, file, origins)
+            })
+            .collect();
+    }
+}
+
+/// Converts a table as written into `T`, recording where the table and each of its keys
+/// are; a value `T` refuses is an issue at the table.
+fn typed<T: DeserializeOwned>(
+    table: Spanned<RawTable>,
+    key: &str,
+    issues: &mut Issues<'_>,
+    file: &Source<'_>,
+    origins: &mut BTreeMap<String, String>,
+) -> Option<T> {
+    let span = table.span();
+    origins.insert(key.to_owned(), file.place(span.clone()));
+    let mut plain = toml::Table::new();
+    for (k, v) in table.into_inner() {
+        origins.insert(format!("{key}.{k}"), file.place(v.span()));
+        plain.insert(k, v.into_inner());
+    }
+    match T::deserialize(toml::Value::Table(plain)) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            issues.at(span, key, e.message().trim().to_owned());
+            None
+        }
+    }
 }
 
 #[cfg(test)]

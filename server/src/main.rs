@@ -1,11 +1,14 @@
 //! `estate-server`: parses arguments and runs the collector built by the library.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use estate_server::assess::Assessor;
+use estate_server::cli::{self, CliError, Verdict};
 use estate_server::config::ServerConfig;
 
 /// Estate's collector: receives agents' reports, stores them and serves the estate view.
@@ -36,11 +39,27 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
-    /// Validate a config file and exit (0 when valid).
+    /// Validate a config file and the check config, lifecycle table and carbon data it
+    /// names; print every problem and exit 2 on any (0 when valid).
     CheckConfig {
         /// The file to check.
         file: PathBuf,
     },
+    /// Test or list the health-check catalogue.
+    Checks(cli::ChecksArgs),
+    /// Audit hosts against a profile without a running collector: one agent report file
+    /// (--report), or the estate in the collector's store (--config). Exits 1 when the
+    /// score is below --fail-below (or the profile's fail_below), 2 on errors.
+    Audit(cli::AuditArgs),
+    /// Print the facts the checks read, as JSON: of an agent report file (--report), or
+    /// of a host in the store (HOST --config).
+    Facts(cli::FactsArgs),
+    /// Estimate the energy and carbon of one agent report file, on-premises and in each
+    /// scenario, optionally with what-if utilisation.
+    Estimate(cli::EstimateArgs),
+    /// The estate's energy and carbon estimates from the collector's store: per host,
+    /// totals per scenario and the best candidates.
+    Carbon(cli::CarbonArgs),
     /// Manage per-host agent tokens.
     Token {
         /// The collector's config file (names the store).
@@ -100,16 +119,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime.block_on(estate_server::quickstart::run(options, shutdown_signal()))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::CheckConfig { file } => match ServerConfig::load(&file) {
-            Ok(_) => {
-                println!("{}: ok", file.display());
-                Ok(ExitCode::SUCCESS)
+        Command::CheckConfig { file } => {
+            let checked = ServerConfig::load(&file)
+                .map_err(CliError::from)
+                .and_then(|config| Ok(Assessor::load(&config.assess)?));
+            match checked {
+                Ok(_) => {
+                    println!("{}: ok", file.display());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(err) => {
+                    eprintln!("{err}");
+                    Ok(ExitCode::from(err.exit_code()))
+                }
             }
-            Err(err) => {
-                eprintln!("{err}");
-                Ok(ExitCode::from(2))
-            }
-        },
+        }
+        Command::Checks(args) => offline(|out, _| cli::checks(&args, out)),
+        Command::Audit(args) => offline(|out, diag| cli::audit(&args, out, diag)),
+        Command::Facts(args) => offline(|out, _| cli::facts(&args, out)),
+        Command::Estimate(args) => offline(|out, _| cli::estimate(&args, out)),
+        Command::Carbon(args) => offline(|out, _| cli::carbon(&args, out)),
         Command::Serve { config } => {
             let config = match ServerConfig::load(&config) {
                 Ok(c) => c,
@@ -169,6 +198,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                 }
             })
+        }
+    }
+}
+
+/// Runs an offline command on standard output and error, and maps its verdict or error
+/// to the exit status (0, 1, or 2 with the error on standard error).
+fn offline(
+    command: impl FnOnce(&mut dyn Write, &mut dyn Write) -> Result<Verdict, CliError>,
+) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    let mut diag = std::io::stderr();
+    let result = command(&mut out, &mut diag);
+    let _ = out.flush();
+    match result {
+        Ok(verdict) => Ok(ExitCode::from(verdict.exit_code())),
+        // The reader went away (`| head`): not an error of ours.
+        Err(CliError::Write(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(err) if err.is_located() => {
+            eprintln!("{err}");
+            Ok(ExitCode::from(err.exit_code()))
+        }
+        Err(err) => {
+            eprintln!("estate-server: {err}");
+            Ok(ExitCode::from(err.exit_code()))
         }
     }
 }
