@@ -247,8 +247,11 @@ async fn announce(server: &Server, base: &str, host: &str, started: chrono::Date
     }
     println!("  API:       {base}/api/v1/hosts");
     println!("  this host: {base}/api/v1/hosts/{host}");
+    println!("  checks:    {base}/api/v1/hosts/{host}/checks");
+    println!("  score:     {base}/api/v1/estate/score");
     println!("  metrics:   {base}/metrics");
-    println!("  (web page and health-check/carbon report: coming with issues 4–6)");
+    println!("  (the web page and report files come with issue 6; `estate-server audit --report`");
+    println!("   and `estate-server estimate --report` work on a report file today)");
     println!("Ctrl-C to stop.");
 }
 

@@ -128,6 +128,24 @@ fn quickstart_shows_this_host_and_stops_on_ctrl_c() {
     let (status, host) = get(&host_url);
     assert_eq!(status, 200, "{host}");
     assert!(host["inventory"].is_object(), "no inventory: {host}");
+    // This host is assessed against the baseline profile moments after its report.
+    let checks_url = lines
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("checks:"))
+        .map(|u| u.trim().to_owned())
+        .expect("a checks: line");
+    let mut assessed = None;
+    for _ in 0..100 {
+        let (status, body) = get(&checks_url);
+        if status == 200 {
+            assessed = Some(body);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let assessed = assessed.expect("this host assessed within 10 s");
+    assert_eq!(assessed["profile"], "baseline");
+    assert!(!assessed["results"].as_array().unwrap().is_empty());
     let (status, _) = get(&host_url.replace(
         &format!("/api/v1/hosts/{}", host["host_id"].as_str().unwrap()),
         "/metrics",
