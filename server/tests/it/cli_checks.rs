@@ -708,6 +708,23 @@ fn check_config_reports_every_problem_of_a_broken_check_dir() {
     ]);
     assert_eq!(audit.status.code(), Some(2));
     assert!(stderr(&audit).contains("unknown category `plumbing`"));
+    // And `serve` refuses to start on them.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("server.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[storage]\nsqlite_path = \"{}\"\n[checks]\nconfig_dir = \"{}\"\n",
+            dir.path().join("estate.db").display(),
+            manifest_dir().join("tests/configs/assess/broken-checks").display()
+        ),
+    )
+    .unwrap();
+    let serve = run(&["serve", "--config", config.to_str().unwrap()]);
+    assert_ne!(serve.status.code(), Some(0));
+    let text = stderr(&serve);
+    assert!(text.contains("unknown category `plumbing`"), "{text}");
+    assert!(text.contains("unknown severity `dire`"), "{text}");
     // A config_dir that does not exist is an error, not the built-in copy.
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("server.toml");
