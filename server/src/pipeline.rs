@@ -4,12 +4,19 @@
 //! ([`crate::assess::Assessor::assess`]) and stores the result. Ingest never waits for
 //! it: a report is acknowledged once durable, and its host is re-scored moments later.
 //!
+//! A host is re-assessed at most once per [`MIN_INTERVAL`] for its reports (a burst of
+//! reports, e.g. an agent flushing its spool after an outage, or every agent catching up
+//! after a collector outage, costs one assessment per host, not one per report); a
+//! report within the interval marks the host for one more assessment when it ends. A
+//! config reload re-assesses every host at once.
+//!
 //! The assessor sits behind a lock so a reload swaps it atomically; assessments in flight
 //! finish with the config they started with.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
 
 use chrono::{Duration, Utc};
 use estate_protocol::{Inventory, Report};
@@ -20,6 +27,10 @@ use crate::store::{Store, StoreError};
 
 /// Host ids waiting at most; past this a host is skipped (its next report re-queues it).
 pub const QUEUE_CAPACITY: usize = 65_536;
+/// The shortest time between two report-triggered assessments of one host.
+pub const MIN_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+/// How often hosts deferred by [`MIN_INTERVAL`] are looked at.
+const DEFERRED_SWEEP: std::time::Duration = std::time::Duration::from_secs(5);
 /// How far back the series used for facts reaches.
 pub const SERIES_DAYS: i64 = crate::assess::DEFAULT_SERIES_DAYS;
 
@@ -64,7 +75,7 @@ pub struct QueueStats {
 /// The sending side: queue a host for re-assessment.
 #[derive(Debug, Clone)]
 pub struct AssessQueue {
-    tx: mpsc::Sender<String>,
+    tx: mpsc::Sender<(String, bool)>,
     pending: Arc<Mutex<HashSet<String>>>,
     /// Counters.
     pub stats: Arc<QueueStats>,
@@ -80,7 +91,7 @@ impl AssessQueue {
         if pending.contains(host_id) {
             return;
         }
-        match self.tx.try_send(host_id.to_owned()) {
+        match self.tx.try_send((host_id.to_owned(), false)) {
             Ok(()) => {
                 pending.insert(host_id.to_owned());
             }
@@ -104,7 +115,7 @@ impl AssessQueue {
                 pending.insert(host.host_id.clone())
             };
             if fresh {
-                if self.tx.send(host.host_id).await.is_err() {
+                if self.tx.send((host.host_id, true)).await.is_err() {
                     break;
                 }
                 queued += 1;
@@ -125,7 +136,7 @@ impl AssessQueue {
 /// Starts the worker; returns the queue feeding it. The worker ends when every sender
 /// is dropped.
 pub fn start(store: Arc<dyn Store>, assessor: SharedAssessor) -> AssessQueue {
-    let (tx, mut rx) = mpsc::channel::<String>(QUEUE_CAPACITY);
+    let (tx, mut rx) = mpsc::channel::<(String, bool)>(QUEUE_CAPACITY);
     let queue = AssessQueue {
         tx,
         pending: Arc::new(Mutex::new(HashSet::new())),
@@ -133,16 +144,48 @@ pub fn start(store: Arc<dyn Store>, assessor: SharedAssessor) -> AssessQueue {
     };
     let worker_queue = queue.clone();
     tokio::spawn(async move {
-        while let Some(host_id) = rx.recv().await {
-            worker_queue.done(&host_id);
-            match assess_host(store.as_ref(), &assessor.current(), &host_id).await {
-                Ok(transitions) => {
-                    worker_queue.stats.assessed.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(host = %host_id, transitions, "host assessed");
+        let mut last: HashMap<String, Instant> = HashMap::new();
+        let mut deferred: HashSet<String> = HashSet::new();
+        let mut sweep = tokio::time::interval(DEFERRED_SWEEP);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let due: Vec<String> = tokio::select! {
+                next = rx.recv() => {
+                    let Some((host_id, force)) = next else { break };
+                    worker_queue.done(&host_id);
+                    let recent = last
+                        .get(&host_id)
+                        .is_some_and(|at| at.elapsed() < MIN_INTERVAL);
+                    if recent && !force {
+                        deferred.insert(host_id);
+                        continue;
+                    }
+                    deferred.remove(&host_id);
+                    vec![host_id]
                 }
-                Err(e) => {
-                    worker_queue.stats.failed.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(host = %host_id, error = %e, "host assessment failed");
+                _ = sweep.tick() => {
+                    let due: Vec<String> = deferred
+                        .iter()
+                        .filter(|h| last.get(*h).is_none_or(|at| at.elapsed() >= MIN_INTERVAL))
+                        .cloned()
+                        .collect();
+                    for h in &due {
+                        deferred.remove(h);
+                    }
+                    due
+                }
+            };
+            for host_id in due {
+                last.insert(host_id.clone(), Instant::now());
+                match assess_host(store.as_ref(), &assessor.current(), &host_id).await {
+                    Ok(transitions) => {
+                        worker_queue.stats.assessed.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(host = %host_id, transitions, "host assessed");
+                    }
+                    Err(e) => {
+                        worker_queue.stats.failed.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(host = %host_id, error = %e, "host assessment failed");
+                    }
                 }
             }
         }
