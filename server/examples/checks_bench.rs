@@ -434,10 +434,10 @@ fn facts(i: usize) -> Json {
         .map(|p| (format!("pkg-{p}"), json!("1.2.3-1")))
         .collect();
     versions.insert("openssl".into(), json!("3.0.15-1"));
-    if i % 7 == 0 {
+    if i.is_multiple_of(7) {
         versions.insert("telnetd".into(), json!("0.17"));
     }
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         versions.insert("restic".into(), json!("0.16"));
     }
     let units: Vec<Json> = (0..120)
@@ -448,18 +448,18 @@ fn facts(i: usize) -> Json {
         .collect();
     json!({
         "host": {"id": format!("host-{i}"), "name": format!("srv{i}"), "kind": "virtual", "chassis": "server",
-                 "labels": {"owner": "infra", "role": "web", "criticality": if i % 5 == 0 { "high" } else { "normal" }}},
-        "os": {"family": "linux", "id": "debian", "name": "Debian GNU/Linux 12", "end_of_support": if i % 4 == 0 { "2024-06-30" } else { "2028-06-30" },
+                 "labels": {"owner": "infra", "role": "web", "criticality": if i.is_multiple_of(5) { "high" } else { "normal" }}},
+        "os": {"family": "linux", "id": "debian", "name": "Debian GNU/Linux 12", "end_of_support": if i.is_multiple_of(4) { "2024-06-30" } else { "2028-06-30" },
                "days_to_end_of_support": 900, "extended_support_end": "2033-06-30"},
-        "patching": {"days_since_last_patch": (i % 60) as i64, "reboot_required": i % 2 == 0, "reboot_required_packages": ["libc6"],
+        "patching": {"days_since_last_patch": (i % 60) as i64, "reboot_required": i.is_multiple_of(2), "reboot_required_packages": ["libc6"],
                      "pending_security_updates": (i % 3) as i64, "automatic_updates": true},
         "hardware": {"bios_date": "2019-04-01"},
         "storage": {"filesystems": filesystems, "min_inodes_free_ratio": 0.8, "min_inodes_free_mount": "/", "root_available_ratio": 0.4, "total_bytes": 600_000_000_000u64},
         "usage": {"memory_used_ratio_p95": 0.6, "cpu_ratio_p95": ((i % 20) as f64) / 100.0},
         "memory": {"swap_used_ratio": 0.0},
-        "security": {"firewall_active": i % 6 != 0, "firewall_evidence": ["ufw enabled"], "disk_encryption_complete": false, "unencrypted_data_mounts": [],
+        "security": {"firewall_active": !i.is_multiple_of(6), "firewall_evidence": ["ufw enabled"], "disk_encryption_complete": false, "unencrypted_data_mounts": [],
                      "uefi": true, "secure_boot": "enabled", "time_sync_active": true, "time_sync_service": "systemd-timesyncd",
-                     "ssh_root_login": i % 11 == 0, "ssh_permit_root_login": "no", "ssh_password_authentication": false, "antivirus": [], "antivirus_present": false},
+                     "ssh_root_login": i.is_multiple_of(11), "ssh_permit_root_login": "no", "ssh_password_authentication": false, "antivirus": [], "antivirus_present": false},
         "software": {"package_count": 1500, "packages": packages, "versions": versions},
         "services": {"units": units, "failed": [], "running": ["cron.service", "prometheus-node-exporter.service"]},
         "listening": {"ports": [{"port": 22, "proto": "tcp"}, {"port": 443, "proto": "tcp"}, {"port": 9100, "proto": "tcp"}]},

@@ -253,7 +253,9 @@ fn for_each_child(node: &IdedExpr, f: &mut dyn FnMut(&IdedExpr)) {
             if let Some(target) = &call.target {
                 f(target);
             }
-            call.args.iter().for_each(|a| f(a));
+            for a in &call.args {
+                f(a);
+            }
         }
         Ast::Comprehension(c) => {
             f(&c.iter_range);
@@ -262,7 +264,11 @@ fn for_each_child(node: &IdedExpr, f: &mut dyn FnMut(&IdedExpr)) {
             f(&c.loop_step);
             f(&c.result);
         }
-        Ast::List(list) => list.elements.iter().for_each(|e| f(e)),
+        Ast::List(list) => {
+            for e in &list.elements {
+                f(e);
+            }
+        }
         Ast::Map(map) => {
             for entry in &map.entries {
                 if let EntryExpr::MapEntry(e) = &entry.expr {

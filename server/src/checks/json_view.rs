@@ -229,7 +229,7 @@ impl Zeroer for JsonList<'_> {
     }
 }
 
-fn key_str<'a>(key: &'a dyn Val) -> Result<&'a str, ExecutionError> {
+fn key_str(key: &dyn Val) -> Result<&str, ExecutionError> {
     key.downcast_ref::<CelString>()
         .map(CelString::inner)
         .ok_or_else(|| ExecutionError::UnexpectedType {
