@@ -383,7 +383,12 @@ async fn build_and_spool(
     let full_interval = ctx.config.full_inventory_interval;
     let task = tokio::task::spawn_blocking(move || {
         let mut report = report::assemble(&ctx, identity, measured);
-        spool_report(&mut report, &shared, full_interval)
+        let spooled = spool_report(&mut report, &shared, full_interval);
+        // The report's transient memory (inventory, hash, gzip state) is free now: hand
+        // the heap's free pages back so the daemon sleeps small until the next report.
+        drop(report);
+        platform::release_free_memory();
+        spooled
     });
     match task.await {
         Ok(result) => result,
@@ -407,8 +412,7 @@ fn spool_report(
     if !full {
         report.inventory = None;
     }
-    let json = serde_json::to_vec(&report).map_err(|e| DaemonError::Build(e.to_string()))?;
-    let gzipped = spool::gzip(&json).map_err(|e| DaemonError::Build(e.to_string()))?;
+    let gzipped = spool::gzip_json(&*report).map_err(|e| DaemonError::Build(e.to_string()))?;
     match state.spool.push(report.report_id, &gzipped) {
         Ok(pushed) => {
             for dropped in pushed.dropped {

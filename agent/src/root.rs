@@ -138,6 +138,34 @@ impl SysRoot {
         }
     }
 
+    /// Streams a file through `parse` when it exists: `Ok(None)` when it does not.
+    ///
+    /// For the large files a collector reads every report (the dpkg status file is
+    /// 0.5–3 MB): a parser that takes its input line by line holds a few kB instead of
+    /// the whole file, which keeps the daemon's peak RSS down. The same
+    /// [`MAX_READ_BYTES`] guard as [`SysRoot::read`] applies; errors name the host path.
+    pub fn stream_optional<T>(
+        &self,
+        path: &str,
+        parse: impl FnOnce(&mut dyn io::BufRead) -> io::Result<T>,
+    ) -> Result<Option<T>, ReadError> {
+        use std::io::Read;
+        let file = match fs::File::open(self.path(path)) {
+            Ok(file) => file,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(Self::err(path, err)),
+        };
+        let mut limited = io::BufReader::new(file.take(MAX_READ_BYTES + 1));
+        let parsed = parse(&mut limited).map_err(|e| Self::err(path, e))?;
+        if limited.get_ref().limit() == 0 {
+            return Err(Self::err(
+                path,
+                io::Error::other(format!("file is larger than {MAX_READ_BYTES} bytes")),
+            ));
+        }
+        Ok(Some(parsed))
+    }
+
     /// Whether a host path exists (following symlinks).
     pub fn exists(&self, path: &str) -> bool {
         self.path(path).exists()
@@ -234,6 +262,26 @@ mod tests {
         assert_eq!(root.read_attr("/sys/nothing").unwrap(), None);
         let err = root.read_to_string("/proc/nothing").unwrap_err();
         assert!(err.to_string().starts_with("/proc/nothing: "), "{err}");
+    }
+
+    #[test]
+    fn streamed_files_are_read_whole_or_are_none_when_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("status"), "a\nb\n").unwrap();
+        let root = SysRoot::new(dir.path());
+        let lines =
+            |r: &mut dyn io::BufRead| io::BufRead::lines(r).collect::<io::Result<Vec<String>>>();
+        assert_eq!(
+            root.stream_optional("/status", lines).unwrap(),
+            Some(vec!["a".to_owned(), "b".to_owned()])
+        );
+        assert!(root.stream_optional("/absent", lines).unwrap().is_none());
+        let err = root
+            .stream_optional("/status", |_| -> io::Result<()> {
+                Err(io::Error::other("bad"))
+            })
+            .unwrap_err();
+        assert_eq!(err.to_string(), "/status: bad");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::unsupported::Unsupported;
-pub use super::unsupported::{counters, rapl, statvfs, tune_allocator};
+pub use super::unsupported::{counters, rapl, release_free_memory, statvfs, tune_allocator};
 use crate::collect::Collector;
 use crate::config::COLLECTOR_NAMES;
 use crate::root::{ReadError, SysRoot};

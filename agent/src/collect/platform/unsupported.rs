@@ -53,3 +53,6 @@ pub mod rapl {
 
 /// The allocator needs no tuning on this platform.
 pub fn tune_allocator() {}
+
+/// Nothing to hand back on this platform (the system allocator returns what it can).
+pub fn release_free_memory() {}

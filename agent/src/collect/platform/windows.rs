@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use estate_protocol::{Cpu, Filesystem, Interface, Known, Memory, Network, Os};
 
 use super::unsupported::Unsupported;
-pub use super::unsupported::{counters, rapl, statvfs, tune_allocator};
+pub use super::unsupported::{counters, rapl, release_free_memory, statvfs, tune_allocator};
 use crate::collect::{CollectError, Collected, Collector, Context, Section};
 use crate::root::{ReadError, SysRoot};
 

@@ -65,7 +65,11 @@ pub fn hostname(root: &crate::root::SysRoot) -> Result<String, crate::root::Read
 /// same time arenas of their own (up to 8 per core) and keeps their memory; for an agent
 /// whose threads mostly sleep that is several MB of resident memory for nothing
 /// (measured: the daemon's peak RSS went from 12.5 MB to under 10 MB). Call at start-up,
-/// before any thread is spawned.
+/// before any thread is spawned. [`release_free_memory`] after each report does the rest.
+///
+/// Fixed `M_MMAP_THRESHOLD`/`M_TRIM_THRESHOLD` (64/128 KiB, which stop glibc from raising
+/// the mmap threshold after a large block is freed) were measured on top of that and
+/// gave no lower RSS, only about 120 more page faults per report, so they are not set.
 #[cfg(target_env = "gnu")]
 #[allow(unsafe_code)]
 pub fn tune_allocator() {
@@ -80,3 +84,22 @@ pub fn tune_allocator() {
 /// Nothing to tune outside glibc.
 #[cfg(not(target_env = "gnu"))]
 pub fn tune_allocator() {}
+
+/// Hands the heap's free pages back to the kernel (glibc's `malloc_trim(0)`), including
+/// the holes a report's transient allocations leave below blocks that are still live,
+/// which glibc's own trimming (top of the heap only) cannot return. Called after each
+/// report: the heap between reports went from 1.4 to 0.6 MiB, for about 200 page
+/// faults (under 1 MB faulted in again) in the next report.
+#[cfg(target_env = "gnu")]
+#[allow(unsafe_code)]
+pub fn release_free_memory() {
+    // SAFETY: malloc_trim takes no pointers and may be called from any thread at any
+    // time; it only returns free memory to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Nothing to release outside glibc.
+#[cfg(not(target_env = "gnu"))]
+pub fn release_free_memory() {}

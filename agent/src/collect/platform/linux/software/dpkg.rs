@@ -22,6 +22,8 @@
 //! Multi-arch packages installed for two architectures are two stanzas, hence two
 //! packages.
 
+use std::io::{self, BufRead};
+
 use estate_protocol::Package;
 
 /// Source name of packages read from the dpkg status file.
@@ -44,56 +46,108 @@ pub fn is_installed(status: &str) -> bool {
     )
 }
 
+/// The fields of one stanza that matter, owned: the file is streamed a line at a time,
+/// and these move into the [`Package`] without another copy.
 #[derive(Default)]
-struct Stanza<'a> {
+struct Stanza {
     line: usize,
-    package: Option<&'a str>,
-    status: Option<&'a str>,
-    version: Option<&'a str>,
-    arch: Option<&'a str>,
-    installed_size: Option<&'a str>,
-    maintainer: Option<&'a str>,
+    package: Option<String>,
+    status: Option<String>,
+    version: Option<String>,
+    arch: Option<String>,
+    installed_size: Option<String>,
+    maintainer: Option<String>,
 }
 
-/// Parses a dpkg status file (`path` is only used in problem messages).
-///
-/// Only the fields needed are looked at; continuation lines (descriptions,
-/// conffiles) are skipped without allocating: a 728-package, 640 KB file takes about
-/// 2 ms in a release build.
+/// Parses a dpkg status file held in memory (`path` is only used in problem messages).
 pub fn parse_status(text: &str, path: &str) -> DpkgStatus {
-    let mut out = DpkgStatus::default();
-    let mut stanza = Stanza::default();
-    let mut in_stanza = false;
-    let mut bad_lines = 0usize;
-    let mut first_bad: Option<usize> = None;
-    for (index, line) in text.lines().enumerate() {
-        let number = index + 1;
+    let mut parser = Parser::new(path);
+    for line in text.lines() {
+        parser.line(line);
+    }
+    parser.finish()
+}
+
+/// Parses a dpkg status file read line by line from `reader`, holding one line and one
+/// stanza's fields at a time rather than the whole file (0.5–3 MB on a typical host,
+/// read every report by the daemon). Gives the same result as [`parse_status`] on the
+/// same bytes (invalid UTF-8 is replaced, as `SysRoot::read_to_string` does).
+pub fn parse_status_from(reader: &mut dyn BufRead, path: &str) -> io::Result<DpkgStatus> {
+    let mut parser = Parser::new(path);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf)? == 0 {
+            break;
+        }
+        let line = String::from_utf8_lossy(&buf);
+        // As `str::lines`: strip "\n", and "\r" only before it.
+        let line = match line.strip_suffix('\n') {
+            Some(line) => line.strip_suffix('\r').unwrap_or(line),
+            None => &line,
+        };
+        parser.line(line);
+    }
+    Ok(parser.finish())
+}
+
+/// The line-by-line state of a parse.
+///
+/// Only the fields needed are looked at; continuation lines (descriptions, conffiles)
+/// are skipped without allocating: a 728-package, 640 KB file takes about 2 ms in a
+/// release build.
+struct Parser<'p> {
+    path: &'p str,
+    out: DpkgStatus,
+    stanza: Stanza,
+    in_stanza: bool,
+    number: usize,
+    bad_lines: usize,
+    first_bad: Option<usize>,
+}
+
+impl<'p> Parser<'p> {
+    fn new(path: &'p str) -> Self {
+        Parser {
+            path,
+            out: DpkgStatus::default(),
+            stanza: Stanza::default(),
+            in_stanza: false,
+            number: 0,
+            bad_lines: 0,
+            first_bad: None,
+        }
+    }
+
+    fn line(&mut self, line: &str) {
+        self.number += 1;
+        let number = self.number;
         if line.trim().is_empty() {
-            if in_stanza {
-                finish(std::mem::take(&mut stanza), path, &mut out);
-                in_stanza = false;
+            if self.in_stanza {
+                finish(std::mem::take(&mut self.stanza), self.path, &mut self.out);
+                self.in_stanza = false;
             }
-            continue;
+            return;
         }
         if line.starts_with([' ', '\t']) {
             // Continuation of a multi-line field.
-            continue;
+            return;
         }
-        if !in_stanza {
-            in_stanza = true;
-            stanza.line = number;
+        if !self.in_stanza {
+            self.in_stanza = true;
+            self.stanza.line = number;
         }
         let Some((name, value)) = line.split_once(':') else {
-            bad_lines += 1;
-            first_bad.get_or_insert(number);
-            continue;
+            self.bad_lines += 1;
+            self.first_bad.get_or_insert(number);
+            return;
         };
         if name.is_empty() || name.contains(char::is_whitespace) {
-            bad_lines += 1;
-            first_bad.get_or_insert(number);
-            continue;
+            self.bad_lines += 1;
+            self.first_bad.get_or_insert(number);
+            return;
         }
-        let value = value.trim();
+        let stanza = &mut self.stanza;
         let slot = match name {
             "Package" => &mut stanza.package,
             "Status" => &mut stanza.status,
@@ -101,22 +155,26 @@ pub fn parse_status(text: &str, path: &str) -> DpkgStatus {
             "Architecture" => &mut stanza.arch,
             "Installed-Size" => &mut stanza.installed_size,
             "Maintainer" => &mut stanza.maintainer,
-            _ => continue,
+            _ => return,
         };
-        *slot = Some(value);
+        *slot = Some(value.trim().to_owned());
     }
-    if in_stanza {
-        finish(stanza, path, &mut out);
+
+    fn finish(mut self) -> DpkgStatus {
+        if self.in_stanza {
+            finish(self.stanza, self.path, &mut self.out);
+        }
+        if let Some(line) = self.first_bad {
+            self.out.problems.push(format!(
+                "{}: {} line(s) are not `Field: value` (first at line {line})",
+                self.path, self.bad_lines
+            ));
+        }
+        self.out
     }
-    if let Some(line) = first_bad {
-        out.problems.push(format!(
-            "{path}: {bad_lines} line(s) are not `Field: value` (first at line {line})"
-        ));
-    }
-    out
 }
 
-fn finish(stanza: Stanza<'_>, path: &str, out: &mut DpkgStatus) {
+fn finish(stanza: Stanza, path: &str, out: &mut DpkgStatus) {
     let line = stanza.line;
     let Some(name) = stanza.package.filter(|n| !n.is_empty()) else {
         out.problems.push(format!(
@@ -136,7 +194,7 @@ fn finish(stanza: Stanza<'_>, path: &str, out: &mut DpkgStatus) {
         ));
         return;
     }
-    if !is_installed(status) {
+    if !is_installed(&status) {
         return;
     }
     let Some(version) = stanza.version.filter(|v| !v.is_empty()) else {
@@ -158,15 +216,12 @@ fn finish(stanza: Stanza<'_>, path: &str, out: &mut DpkgStatus) {
         },
     };
     out.packages.push(Package {
-        name: name.to_owned(),
-        version: version.to_owned(),
-        arch: stanza.arch.filter(|a| !a.is_empty()).map(str::to_owned),
+        name,
+        version,
+        arch: stanza.arch.filter(|a| !a.is_empty()),
         source: SOURCE.to_owned(),
         installed_size_bytes,
-        publisher: stanza
-            .maintainer
-            .filter(|m| !m.is_empty())
-            .map(str::to_owned),
+        publisher: stanza.maintainer.filter(|m| !m.is_empty()),
         install_time: None,
     });
 }
@@ -274,6 +329,19 @@ Version: 2.11.2-2
                     .to_owned(),
             ]
         );
+    }
+
+    #[test]
+    fn streaming_gives_what_parsing_the_whole_text_gives() {
+        let odd = "Package: a\r\nStatus: install ok installed\r\nVersion: 1\r\n\r\n\
+                   Package: b\nStatus: install ok installed\nVersion: 2\r";
+        let mut bytes = odd.as_bytes().to_vec();
+        bytes[50] = 0xff; // invalid UTF-8, replaced by both
+        for input in [SAMPLE.as_bytes(), &bytes, b"", b"\n\n", b"garbage"] {
+            let text = String::from_utf8_lossy(input);
+            let streamed = parse_status_from(&mut &input[..], "/s").unwrap();
+            assert_eq!(streamed, parse_status(&text, "/s"), "{text:?}");
+        }
     }
 
     #[test]
