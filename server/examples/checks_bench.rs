@@ -3,7 +3,9 @@
 //! (evaluate + host score + estate score + "what raises it most").
 //!
 //! Run: `cargo run --release -p estate-server --example checks_bench [HOSTS]`; with
-//! `CHECKS_BENCH_PER_CHECK=1` it also prints each check's cost on one host.
+//! `CHECKS_BENCH_PER_CHECK=1` it also prints each check's cost on one host, and with
+//! `CHECKS_BENCH_CATALOGUE=DIR CHECKS_BENCH_FACTS=FILE[,FILE...]` it times that catalogue
+//! on those facts documents.
 //!
 //! The facts are synthetic but sized like a real server's: 6 filesystems, 120 service
 //! units, 1,500 packages with a name → version map, listening ports and probes. The
@@ -491,6 +493,28 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, f64, f64) {
     (out, wall, cpu)
 }
 
+/// Each check alone (a one-check plan with evidence, so the per-host set-up is
+/// included), costliest first.
+fn per_check(catalogue: &Catalogue, host: &HostRef<'_>, now: DateTime<Utc>) {
+    let mut costs: Vec<(f64, String)> = Vec::new();
+    for check in catalogue.checks() {
+        let mut profile = Profile::baseline();
+        profile.selection.ids = vec![check.id.to_string()];
+        let single = Plan::new(catalogue, &profile, &Waivers::none());
+        let n = 20_000;
+        let (_, _, cpu) = timed(|| {
+            for _ in 0..n {
+                std::hint::black_box(single.evaluate(host, now));
+            }
+        });
+        costs.push((cpu * 1e6 / f64::from(n), check.id.to_string()));
+    }
+    costs.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for (us, id) in costs {
+        println!("  {us:8.2} µs CPU  {id}");
+    }
+}
+
 fn main() {
     let hosts: usize = std::env::args()
         .nth(1)
@@ -547,23 +571,58 @@ fn main() {
     }
 
     if std::env::var_os("CHECKS_BENCH_PER_CHECK").is_some() {
-        // Each check alone (a one-check plan, so the per-host set-up is included).
-        let mut costs: Vec<(f64, String)> = Vec::new();
-        for check in catalogue.checks() {
-            let mut profile = Profile::baseline();
-            profile.selection.ids = vec![check.id.to_string()];
-            let single = Plan::new(&catalogue, &profile, &Waivers::none());
-            let n = 20_000;
-            let (_, _, cpu) = timed(|| {
-                for _ in 0..n {
-                    std::hint::black_box(single.evaluate(&host, now));
-                }
-            });
-            costs.push((cpu * 1e6 / f64::from(n), check.id.to_string()));
-        }
-        costs.sort_by(|a, b| b.0.total_cmp(&a.0));
-        for (us, id) in costs {
-            println!("  {us:8.2} µs CPU  {id}");
+        per_check(&catalogue, &host, now);
+    }
+
+    // Optionally, a real catalogue on real facts documents.
+    if let (Some(dir), Some(files)) = (
+        std::env::var_os("CHECKS_BENCH_CATALOGUE"),
+        std::env::var("CHECKS_BENCH_FACTS").ok(),
+    ) {
+        let real = match Catalogue::load(std::path::Path::new(&dir)) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        let fast = real
+            .checks()
+            .iter()
+            .flat_map(|c| [Some(c.rule.expr()), c.applies.as_ref(), c.evidence.as_ref()])
+            .flatten()
+            .map(|e| (usize::from(e.is_fast()), 1))
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        println!(
+            "{}: {} checks, {} of {} expressions run directly",
+            std::path::Path::new(&dir).display(),
+            real.len(),
+            fast.0,
+            fast.1
+        );
+        let plan = Plan::new(&real, &Profile::baseline(), &Waivers::none());
+        let lean = Plan::new(&real, &Profile::baseline(), &Waivers::none()).without_evidence();
+        for file in files.split(',') {
+            let doc: Json = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+            let host = HostRef {
+                id: "h",
+                hostname: None,
+                labels: &labels,
+                facts: &doc,
+            };
+            for (name, p) in [("with evidence", &plan), ("without evidence", &lean)] {
+                let n = 20_000;
+                let (_, wall, cpu) = timed(|| {
+                    for _ in 0..n {
+                        std::hint::black_box(p.evaluate(&host, now));
+                    }
+                });
+                println!(
+                    "  {file}, {name}: {:.1} µs/host wall, {:.1} µs/host CPU",
+                    wall * 1e6 / f64::from(n),
+                    cpu * 1e6 / f64::from(n)
+                );
+            }
+            if std::env::var_os("CHECKS_BENCH_PER_CHECK").is_some() {
+                per_check(&real, &host, now);
+            }
         }
     }
 

@@ -11,13 +11,16 @@ use std::sync::Arc;
 
 use cel::common::types::{CelBool, CelDouble, CelInt, CelTimestamp, CelUInt};
 use cel::{Context, Env, Value};
-use chrono::{DateTime, Utc};
+use std::cell::OnceCell;
+
+use chrono::{DateTime, FixedOffset, Utc};
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 use serde_json::Value as Json;
 
 use super::catalogue::Catalogue;
 use super::expr::{self, Expr};
+use super::fast;
 use super::json_view::json_val;
 use super::model::{Category, Check, CheckId, Rule, Severity};
 use super::profile::Profile;
@@ -242,14 +245,12 @@ impl Plan {
 
     /// Every check of the plan on one host.
     pub fn evaluate(&self, host: &HostRef<'_>, now: DateTime<Utc>) -> HostEvaluation {
-        let mut root = Context::with_env(Arc::clone(&self.env));
-        root.add_variable_as_val("facts", json_val(host.facts));
-        root.add_variable_as_val("now", Box::new(CelTimestamp::from(now.fixed_offset())));
+        let inputs = HostInputs::new(&self.env, host.facts, now);
         let results = self
             .entries
             .iter()
             .map(|entry| {
-                let outcome = run_check(&entry.check, &root, &entry.params, self.evidence);
+                let outcome = run_check(&entry.check, &inputs, &entry.params, self.evidence, true);
                 let waiver = match_waiver(&entry.waivers, host, now);
                 let status = match (&waiver, outcome.status) {
                     (Some(m), Status::Fail) if m.state == WaiverState::Active => Status::Waived,
@@ -368,25 +369,131 @@ impl Outcome {
     }
 }
 
-/// Runs one check in a host's context with `params`.
-pub(crate) fn run_check(
+/// One host's inputs: its facts and `now`, and the cel context built from them the first
+/// time an expression needs cel (most never do).
+pub(crate) struct HostInputs<'a> {
+    env: &'a Arc<Env>,
+    facts: &'a Json,
+    now: DateTime<FixedOffset>,
+    root: OnceCell<Context<'a, 'a>>,
+}
+
+impl<'a> HostInputs<'a> {
+    pub(crate) fn new(env: &'a Arc<Env>, facts: &'a Json, now: DateTime<Utc>) -> HostInputs<'a> {
+        HostInputs {
+            env,
+            facts,
+            now: now.fixed_offset(),
+            root: OnceCell::new(),
+        }
+    }
+
+    fn root(&self) -> &Context<'a, 'a> {
+        self.root.get_or_init(|| {
+            let mut root = Context::with_env(Arc::clone(self.env));
+            root.add_variable_as_val("facts", json_val(self.facts));
+            root.add_variable_as_val("now", Box::new(CelTimestamp::from(self.now)));
+            root
+        })
+    }
+}
+
+/// One check's view of a host: the direct evaluator's scope, and cel's (with `params`
+/// bound when the check reads them), built on first use.
+struct CheckInputs<'c, 'a> {
+    host: &'c HostInputs<'a>,
+    params: &'a Json,
+    uses_params: bool,
+    fast: bool,
+    scoped: OnceCell<Context<'c, 'a>>,
+}
+
+/// What an expression gave: from the direct evaluator or from cel.
+enum Got<'c> {
+    Fast(fast::V<'c>),
+    Cel(cel::common::value::CowVal<'c, 'c>),
+}
+
+impl<'c, 'a: 'c> CheckInputs<'c, 'a> {
+    fn cel(&'c self) -> &'c Context<'c, 'a> {
+        if self.uses_params {
+            self.scoped.get_or_init(|| {
+                let mut scope = self.host.root().new_inner_scope();
+                scope.add_variable_as_val("params", json_val(self.params));
+                scope
+            })
+        } else {
+            self.host.root()
+        }
+    }
+
+    /// Evaluates `e`: directly when it can, else (or on any doubt) with cel.
+    fn eval(&'c self, e: &'c Expr) -> Result<Got<'c>, String> {
+        if self.fast
+            && let Some(node) = e.fast()
+        {
+            let scope = fast::Scope {
+                facts: self.host.facts,
+                params: self.params,
+                now: self.host.now,
+            };
+            if let Some(v) = fast::eval(node, &scope) {
+                return Ok(Got::Fast(v));
+            }
+        }
+        Value::resolve_val(e.program().expression(), self.cel())
+            .map(Got::Cel)
+            .map_err(|e| e.to_string())
+    }
+
+    fn bool(&'c self, e: &'c Expr) -> Result<bool, String> {
+        match self.eval(e)? {
+            Got::Fast(fast::V::Bool(b)) => Ok(b),
+            Got::Fast(_) => self.cel_only(e).and_then(|v| cel_bool(&v)),
+            Got::Cel(v) => cel_bool(&v),
+        }
+    }
+
+    fn number(&'c self, e: &'c Expr) -> Result<f64, String> {
+        match self.eval(e)? {
+            Got::Fast(fast::V::Int(i)) => Ok(i as f64),
+            Got::Fast(fast::V::UInt(u)) => Ok(u as f64),
+            Got::Fast(fast::V::Double(d)) if !d.is_nan() => Ok(d),
+            Got::Fast(_) => self.cel_only(e).and_then(|v| cel_number(&v)),
+            Got::Cel(v) => cel_number(&v),
+        }
+    }
+
+    fn json(&'c self, e: &'c Expr) -> Result<Json, String> {
+        Ok(match self.eval(e)? {
+            Got::Fast(v) => fast::to_json(&v),
+            Got::Cel(v) => expr::to_json(v.as_ref()),
+        })
+    }
+
+    /// cel's answer, for a value of the wrong type (so the message is cel's).
+    fn cel_only(&'c self, e: &'c Expr) -> Result<cel::common::value::CowVal<'c, 'c>, String> {
+        Value::resolve_val(e.program().expression(), self.cel()).map_err(|e| e.to_string())
+    }
+}
+
+/// Runs one check on a host with `params`; `fast` allows the direct evaluator.
+pub(crate) fn run_check<'a>(
     check: &Check,
-    root: &Context<'_, '_>,
-    params: &Json,
+    host: &HostInputs<'a>,
+    params: &'a Json,
     evidence: bool,
+    fast: bool,
 ) -> Outcome {
-    // Most checks have no params: they run in the host's context, with no scope to build.
-    let with_params;
-    let scope: &Context<'_, '_> = if check.uses_params {
-        let mut s = root.new_inner_scope();
-        s.add_variable_as_val("params", json_val(params));
-        with_params = s;
-        &with_params
-    } else {
-        root
+    let inputs = CheckInputs {
+        host,
+        params,
+        uses_params: check.uses_params,
+        fast,
+        scoped: OnceCell::new(),
     };
     if let Some(applies) = &check.applies {
-        match eval_bool(applies, scope) {
+        match inputs.bool(applies) {
             Ok(true) => {}
             Ok(false) => {
                 return Outcome {
@@ -401,12 +508,12 @@ pub(crate) fn run_check(
     }
     let key = check.rule.key();
     let (status, credit) = match &check.rule {
-        Rule::Pass(e) => match eval_bool(e, scope) {
+        Rule::Pass(e) => match inputs.bool(e) {
             Ok(true) => (Status::Pass, 1.0),
             Ok(false) => (Status::Fail, 0.0),
             Err(e) => return Outcome::error(key, e),
         },
-        Rule::Score(e) => match eval_number(e, scope) {
+        Rule::Score(e) => match inputs.number(e) {
             Ok(x) if (0.0..=1.0).contains(&x) => {
                 (if x >= 1.0 { Status::Pass } else { Status::Fail }, x)
             }
@@ -421,23 +528,21 @@ pub(crate) fn run_check(
         error: None,
     };
     if evidence && let Some(e) = &check.evidence {
-        match Value::resolve_val(e.program().expression(), scope) {
-            Ok(v) => outcome.evidence = Some(expr::to_json(v.as_ref())),
+        match inputs.json(e) {
+            Ok(v) => outcome.evidence = Some(v),
             Err(err) => outcome.error = Some(format!("evidence: {err}")),
         }
     }
     outcome
 }
 
-fn eval_bool(e: &Expr, ctx: &Context<'_, '_>) -> Result<bool, String> {
-    let v = Value::resolve_val(e.program().expression(), ctx).map_err(|e| e.to_string())?;
+fn cel_bool(v: &cel::common::value::CowVal<'_, '_>) -> Result<bool, String> {
     v.downcast_ref::<CelBool>()
         .map(|b| *b.inner())
         .ok_or_else(|| format!("expected a bool, got {}", v.get_type().name()))
 }
 
-fn eval_number(e: &Expr, ctx: &Context<'_, '_>) -> Result<f64, String> {
-    let v = Value::resolve_val(e.program().expression(), ctx).map_err(|e| e.to_string())?;
+fn cel_number(v: &cel::common::value::CowVal<'_, '_>) -> Result<f64, String> {
     if let Some(d) = v.downcast_ref::<CelDouble>() {
         if d.inner().is_nan() {
             return Err("the score is NaN".to_owned());

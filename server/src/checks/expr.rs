@@ -48,6 +48,7 @@ pub const MAX_EVIDENCE_DEPTH: usize = 16;
 pub struct Expr {
     source: String,
     program: Program,
+    fast: Option<super::fast::Node>,
 }
 
 impl Expr {
@@ -58,6 +59,16 @@ impl Expr {
 
     pub(crate) fn program(&self) -> &Program {
         &self.program
+    }
+
+    /// The same expression for the direct evaluator, when it is in its subset.
+    pub(crate) fn fast(&self) -> Option<&super::fast::Node> {
+        self.fast.as_ref()
+    }
+
+    /// Whether the direct evaluator can run it (else only cel does).
+    pub fn is_fast(&self) -> bool {
+        self.fast.is_some()
     }
 }
 
@@ -115,22 +126,43 @@ pub(crate) fn parse_date_or_time(text: &str) -> Option<DateTime<FixedOffset>> {
 }
 
 fn days_int(n: &CelInt) -> Result<CelDuration, ExecutionError> {
-    n.inner()
-        .checked_mul(86_400)
-        .and_then(chrono::Duration::try_seconds)
+    days_from_int(*n.inner())
         .map(CelDuration::from)
         .ok_or_else(|| ExecutionError::function_error("days", "out of range"))
 }
 
 fn days_double(n: &CelDouble) -> Result<CelDuration, ExecutionError> {
-    let millis = n.inner() * 86_400_000.0;
-    if !millis.is_finite() || millis.abs() > 9.0e15 {
-        return Err(ExecutionError::function_error("days", "out of range"));
-    }
-    // Whole milliseconds: finer than any check needs, and exact for whole days.
-    chrono::Duration::try_milliseconds(millis.round() as i64)
+    days_from_double(*n.inner())
         .map(CelDuration::from)
         .ok_or_else(|| ExecutionError::function_error("days", "out of range"))
+}
+
+/// `days(n)` for an int.
+pub(crate) fn days_from_int(n: i64) -> Option<chrono::Duration> {
+    n.checked_mul(86_400)
+        .and_then(chrono::Duration::try_seconds)
+}
+
+/// `days(x)` for a double, in whole milliseconds: finer than any check needs, and exact
+/// for whole days.
+pub(crate) fn days_from_double(n: f64) -> Option<chrono::Duration> {
+    let millis = n * 86_400_000.0;
+    if !millis.is_finite() || millis.abs() > 9.0e15 {
+        return None;
+    }
+    chrono::Duration::try_milliseconds(millis.round() as i64)
+}
+
+/// A timestamp in evidence: RFC 3339, UTC.
+pub(crate) fn format_timestamp(t: &DateTime<FixedOffset>) -> String {
+    t.with_timezone(&Utc)
+        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+/// A duration in evidence: seconds, as CEL writes durations (`"90s"`).
+pub(crate) fn format_duration(d: &chrono::Duration) -> String {
+    let secs = d.num_milliseconds() as f64 / 1000.0;
+    format!("{secs}s")
 }
 
 /// A CEL syntax error: 1-based line and column within the expression, and the message.
@@ -146,6 +178,7 @@ pub(crate) fn compile(env: &Env, source: &str) -> Result<Expr, Vec<SyntaxError>>
     match env.compile(source) {
         Ok(program) => Ok(Expr {
             source: source.to_owned(),
+            fast: super::fast::compile(&program),
             program,
         }),
         Err(errors) => Err(errors
@@ -253,9 +286,7 @@ fn for_each_child(node: &IdedExpr, f: &mut dyn FnMut(&IdedExpr)) {
             if let Some(target) = &call.target {
                 f(target);
             }
-            for a in &call.args {
-                f(a);
-            }
+            call.args.iter().for_each(&mut *f);
         }
         Ast::Comprehension(c) => {
             f(&c.iter_range);
@@ -264,11 +295,7 @@ fn for_each_child(node: &IdedExpr, f: &mut dyn FnMut(&IdedExpr)) {
             f(&c.loop_step);
             f(&c.result);
         }
-        Ast::List(list) => {
-            for e in &list.elements {
-                f(e);
-            }
-        }
+        Ast::List(list) => list.elements.iter().for_each(&mut *f),
         Ast::Map(map) => {
             for entry in &map.entries {
                 if let EntryExpr::MapEntry(e) = &entry.expr {
@@ -322,16 +349,10 @@ fn to_json_at(val: &dyn Val, depth: usize) -> Json {
         return Json::Null;
     }
     if let Some(t) = val.downcast_ref::<CelTimestamp>() {
-        return Json::String(
-            t.inner()
-                .with_timezone(&Utc)
-                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-        );
+        return Json::String(format_timestamp(t.inner()));
     }
     if let Some(d) = val.downcast_ref::<CelDuration>() {
-        let d = d.inner();
-        let secs = d.num_milliseconds() as f64 / 1000.0;
-        return Json::String(format!("{secs}s"));
+        return Json::String(format_duration(d.inner()));
     }
     if let Some(o) = val.downcast_ref::<CelOptional>() {
         return o.inner().map_or(Json::Null, |v| to_json_at(v, depth + 1));

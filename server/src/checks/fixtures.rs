@@ -8,13 +8,10 @@
 use std::fmt;
 use std::sync::Arc;
 
-use cel::Context;
-use cel::common::types::CelTimestamp;
 use serde::Serialize;
 
 use super::catalogue::{CREDIT_TOLERANCE, Catalogue};
-use super::eval::{Outcome, Status, run_check};
-use super::json_view::json_val;
+use super::eval::{HostInputs, Outcome, Status, run_check};
 use super::model::{Check, CheckId, Expect, Fixture};
 
 /// One fixture's run.
@@ -72,14 +69,24 @@ pub fn run_fixtures(catalogue: &Catalogue) -> Vec<FixtureOutcome> {
 }
 
 fn run_one(catalogue: &Catalogue, check: &Arc<Check>, fixture: &Fixture) -> FixtureOutcome {
-    let mut root = Context::with_env(Arc::clone(catalogue.env()));
-    root.add_variable_as_val("facts", json_val(&fixture.facts));
-    root.add_variable_as_val(
-        "now",
-        Box::new(CelTimestamp::from(fixture.now.fixed_offset())),
-    );
-    let outcome = run_check(check, &root, &fixture.params, true);
-    let mismatch = compare(fixture, &outcome);
+    let run = |fast: bool| {
+        let host = HostInputs::new(catalogue.env(), &fixture.facts, fixture.now);
+        run_check(check, &host, &fixture.params, true, fast)
+    };
+    let outcome = run(true);
+    // Every fixture is also a differential test of the direct evaluator against cel.
+    let by_cel = run(false);
+    let mismatch = if outcome == by_cel {
+        compare(fixture, &outcome)
+    } else {
+        Some(format!(
+            "the direct evaluator gave {} (evidence {}) but cel gave {} (evidence {}); please report this",
+            describe(&outcome),
+            evidence_text(&outcome),
+            describe(&by_cel),
+            evidence_text(&by_cel)
+        ))
+    };
     FixtureOutcome {
         check: check.id.clone(),
         fixture: fixture.name.clone(),
@@ -92,6 +99,13 @@ fn run_one(catalogue: &Catalogue, check: &Arc<Check>, fixture: &Fixture) -> Fixt
         ok: mismatch.is_none(),
         mismatch,
     }
+}
+
+fn evidence_text(outcome: &Outcome) -> String {
+    outcome
+        .evidence
+        .as_ref()
+        .map_or_else(|| "none".to_owned(), ToString::to_string)
 }
 
 fn describe(outcome: &Outcome) -> String {
@@ -130,10 +144,7 @@ fn compare(fixture: &Fixture, outcome: &Outcome) -> Option<String> {
     {
         return Some(format!(
             "expected evidence {expected}, got {}",
-            outcome
-                .evidence
-                .as_ref()
-                .map_or_else(|| "none".to_owned(), ToString::to_string)
+            evidence_text(outcome)
         ));
     }
     None

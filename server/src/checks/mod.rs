@@ -7,7 +7,9 @@
 //!   [`Waivers::load`]) validates everything and compiles every expression once,
 //!   reporting *all* problems, each as `FILE:LINE:COL: `key`: message` ([`LoadError`]).
 //! - Evaluation ([`Plan::evaluate`], [`Plan::evaluate_all`], [`evaluate_host`]) is a pure
-//!   function of (facts, catalogue, profile, waivers, now).
+//!   function of (facts, catalogue, profile, waivers, now). Facts are read in place
+//!   (`json_view.rs`); most expressions run in a direct evaluator (`fast.rs`) that falls
+//!   back to cel for anything else or on any doubt.
 //! - Scoring ([`score_host`], [`score_estate`], [`host_improvements`],
 //!   [`estate_improvements`]) is a pure function of the results.
 //!
@@ -19,6 +21,7 @@ mod catalogue;
 mod diag;
 mod eval;
 mod expr;
+mod fast;
 mod fixtures;
 mod json_view;
 mod model;
@@ -26,6 +29,8 @@ mod profile;
 mod score;
 mod waiver;
 
+#[cfg(test)]
+mod fast_tests;
 #[cfg(test)]
 mod score_tests;
 #[cfg(test)]

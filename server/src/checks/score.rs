@@ -84,18 +84,25 @@ impl Default for ScoringConfig {
     }
 }
 
-/// The `[scoring]` table as written, for embedding in a config file: every key
-/// optional, defaults from the constants above.
+/// The scoring keys as written, every one optional (defaults from the constants above).
+/// A config file that has them in a table of its own can build this from its raw
+/// fields and validate with [`ScoringConfig::from_raw`].
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawScoring {
-    green_at: Option<Spanned<f64>>,
-    amber_at: Option<Spanned<f64>>,
-    critical_failure_cap: Option<Spanned<String>>,
-    criticality_label: Option<Spanned<String>>,
-    default_host_weight: Option<Spanned<f64>>,
+    /// `green_at`.
+    pub green_at: Option<Spanned<f64>>,
+    /// `amber_at`.
+    pub amber_at: Option<Spanned<f64>>,
+    /// `critical_failure_cap`: `"red"`, `"amber"` or `"none"`.
+    pub critical_failure_cap: Option<Spanned<String>>,
+    /// `criticality_label`.
+    pub criticality_label: Option<Spanned<String>>,
+    /// `default_host_weight`.
+    pub default_host_weight: Option<Spanned<f64>>,
+    /// `[criticality_weights]`: label value → weight.
     #[serde(default)]
-    criticality_weights: BTreeMap<String, Spanned<f64>>,
+    pub criticality_weights: BTreeMap<String, Spanned<f64>>,
 }
 
 impl ScoringConfig {
