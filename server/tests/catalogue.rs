@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use estate_server::checks::{
     BASELINE, Band, Catalogue, Category, CheckResult, ChecksConfig, ChecksPaths, FixtureReport,
-    HostRef, HostScore, Plan, ScoringConfig, Severity, Status, score_host,
+    HostRef, HostScore, Plan, Rule, ScoringConfig, Severity, Status, score_host,
 };
 
 /// When the golden facts were derived, and the checks run.
@@ -375,6 +375,38 @@ fn evidence_computes_for_every_verdict_on_the_sample_hosts() {
             }
         }
     }
+}
+
+/// Speed: the direct evaluator (`checks/fast.rs`) runs the whole shipped catalogue, so
+/// re-scoring never falls back to cel's slower interpreter for it. A new check written
+/// outside that subset still works (cel runs it); this test asks whether it had to be.
+/// The one exception parses Samba's version string (`int`, `substring`, `indexOf`,
+/// `split`) and applies only to hosts with Samba installed.
+#[test]
+fn every_shipped_expression_runs_in_the_direct_evaluator() {
+    let config = config();
+    let mut slow = Vec::new();
+    for check in config.catalogue.checks() {
+        let rule = match &check.rule {
+            Rule::Pass(e) | Rule::Score(e) => e,
+        };
+        let exprs = [("applies", check.applies.as_ref()), ("rule", Some(rule))]
+            .into_iter()
+            .chain([("evidence", check.evidence.as_ref())]);
+        for (what, expr) in exprs {
+            if let Some(e) = expr
+                && !e.is_fast()
+                && check.id.as_str() != "security.samba-no-smb1-default"
+            {
+                slow.push(format!("{} {what}: {}", check.id, e.source()));
+            }
+        }
+    }
+    assert!(
+        slow.is_empty(),
+        "only cel runs these (extend checks/fast.rs or rewrite them):\n{}",
+        slow.join("\n")
+    );
 }
 
 // ---------------------------------------------------------------------------------

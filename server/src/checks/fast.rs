@@ -1,6 +1,7 @@
 //! A direct evaluator for the CEL most checks are written in: field selection, `has()`,
 //! comparisons, `&&` `||` `!` `?:`, `in`, `size()`, number arithmetic, `double()`,
 //! `string()` of ints and bools, string and list `+`, `startsWith` `endsWith` `contains`,
+//! `upperAscii` `lowerAscii`, `format` (`%s` `%d` `%f` of scalars),
 //! dates (`now`, `date()`, `timestamp()`, `days()`), indexing, `x.?a.b.orValue(d)`, map
 //! literals, and the `exists` `all` `filter` `map` macros — evaluated straight over the
 //! facts JSON.
@@ -95,6 +96,11 @@ pub(crate) enum Node {
     Timestamp(Box<Node>),
     Days(Box<Node>),
     ToString(Box<Node>),
+    /// `upperAscii()` (true) and `lowerAscii()` (false).
+    Case(bool, Box<Node>),
+    /// `'template'.format([args])`: `%s`, `%d`, `%[.N]f` and `%%` of strings, numbers,
+    /// bools and null (anything else goes to cel).
+    Format(Box<Node>, Box<Node>),
     /// `x.?a.b.orValue(default)`: the fields from the first optional selection on.
     OrValue(Box<Node>, Vec<String>, Box<Node>),
     /// A map literal with string keys, e.g. evidence `{'release': ..., 'date': ...}`.
@@ -232,6 +238,9 @@ impl Compiler {
                     ("startsWith", Some(t), 1) => self.str_fn(StrFn::StartsWith, t, &args[0])?,
                     ("endsWith", Some(t), 1) => self.str_fn(StrFn::EndsWith, t, &args[0])?,
                     ("contains", Some(t), 1) => self.str_fn(StrFn::Contains, t, &args[0])?,
+                    ("upperAscii", Some(t), 0) => Node::Case(true, self.boxed(t)?),
+                    ("lowerAscii", Some(t), 0) => Node::Case(false, self.boxed(t)?),
+                    ("format", Some(t), 1) => Node::Format(self.boxed(t)?, self.boxed(&args[0])?),
                     _ => return None,
                 }
             }
@@ -271,7 +280,10 @@ impl Compiler {
                     steps.push((s.field.clone(), false));
                     cur = &s.operand;
                 }
-                Ast::Call(c) if c.func_name == "_?._" && c.target.is_none() => {
+                // `x.?f` and `x[?'f']` alike: an optional step by a literal key.
+                Ast::Call(c)
+                    if matches!(c.func_name.as_str(), "_?._" | "_[?_]") && c.target.is_none() =>
+                {
                     match c.args.as_slice() {
                         [x, field] => match &field.expr {
                             Ast::Literal(LiteralValue::String(f)) => {
@@ -556,6 +568,24 @@ impl<'a> Eval<'_, 'a> {
                 V::Owned(s) => V::Owned(s),
                 _ => return None,
             },
+            Node::Case(upper, x) => {
+                let v = self.eval(x)?;
+                let s = v.text()?;
+                V::Owned(if *upper {
+                    s.to_ascii_uppercase()
+                } else {
+                    s.to_ascii_lowercase()
+                })
+            }
+            Node::Format(template, args) => {
+                let template = self.eval(template)?;
+                let args = match self.eval(args)? {
+                    V::List(l) => l,
+                    V::Arr(a) => a.iter().map(from_json).collect(),
+                    _ => return None,
+                };
+                V::Owned(format(template.text()?, &args)?)
+            }
             Node::OrValue(base, path, default) => {
                 let mut v = self.eval(base)?;
                 for field in path {
@@ -659,6 +689,65 @@ impl<'a> Iterator for Items<'a> {
             Items::Keys(k) => k.next().map(|k| V::Str(k)),
         }
     }
+}
+
+/// cel's `string.format` for the clauses checks use (`%s`, `%d`, `%f`, `%.Nf`, `%%`) and
+/// the scalar values; `None` for anything else or any error, which cel then reports.
+fn format(template: &str, args: &[V<'_>]) -> Option<String> {
+    use std::fmt::Write as _;
+    /// cel's (and Go's) spelling of a double: the shortest digits that read back.
+    fn double(d: f64) -> String {
+        if d.is_nan() {
+            "NaN".to_owned()
+        } else if d.is_infinite() {
+            if d > 0.0 { "Infinity" } else { "-Infinity" }.to_owned()
+        } else {
+            d.to_string()
+        }
+    }
+    let mut out = String::with_capacity(template.len() + 16 * args.len());
+    let mut rest = template;
+    let mut next = args.iter();
+    while let Some(at) = rest.find('%') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at + 1..];
+        if let Some(after) = rest.strip_prefix('%') {
+            out.push('%');
+            rest = after;
+            continue;
+        }
+        let arg = next.next()?;
+        let (precision, clause) = match rest.strip_prefix('.') {
+            Some(p) => {
+                let end = p.find(|c: char| !c.is_ascii_digit())?;
+                let precision: usize = p[..end].parse().ok()?;
+                // cel's limit is 100; leave the edge (and its error) to it.
+                (precision.min(101), &p[end..])
+            }
+            None => (6, rest),
+        };
+        if precision > 100 {
+            return None;
+        }
+        let mut chars = clause.chars();
+        match (chars.next()?, arg) {
+            ('s', V::Str(s)) => out.push_str(s),
+            ('s', V::Owned(s)) => out.push_str(s),
+            ('s', V::Bool(b)) => out.push_str(if *b { "true" } else { "false" }),
+            ('s', V::Null) => out.push_str("null"),
+            ('s' | 'd', V::Int(i)) => write!(out, "{i}").ok()?,
+            ('s' | 'd', V::UInt(u)) => write!(out, "{u}").ok()?,
+            ('s' | 'd', V::Double(d)) => out.push_str(&double(*d)),
+            ('f', V::Int(i)) => write!(out, "{:.precision$}", *i as f64).ok()?,
+            ('f', V::UInt(u)) => write!(out, "{:.precision$}", *u as f64).ok()?,
+            ('f', V::Double(d)) if d.is_finite() => write!(out, "{d:.precision$}").ok()?,
+            ('f', V::Double(d)) => out.push_str(&double(*d)),
+            _ => return None,
+        }
+        rest = chars.as_str();
+    }
+    out.push_str(rest);
+    Some(out)
 }
 
 fn in_range(t: DateTime<FixedOffset>) -> Option<DateTime<FixedOffset>> {

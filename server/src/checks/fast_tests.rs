@@ -161,6 +161,31 @@ fn hand_picked_expressions_agree_and_most_run_directly() {
         ("facts.a.s.matches('^a')", None),
         ("{'x': 1}.x == 1", None),
         ("facts.?a.s.orValue('')", Some(json!("abc"))),
+        (
+            "'%s: %.1f%% free (%.1f GiB), %d of %d'.format([facts.a.s, facts.a.d * 10.0, facts.a.i, facts.a.i, facts.a.u])",
+            Some(json!(
+                "abc: 25.0% free (5.0 GiB), 5 of 18446744073709551615"
+            )),
+        ),
+        (
+            "'%s %s %s %d %.0f%%'.format([facts.a.t, facts.a.n, facts.a.d, facts.a.d, 0.5])",
+            Some(json!("true null 2.5 2.5 0%")),
+        ),
+        ("'%.3f'.format([1.0 / 0.0])", Some(json!("Infinity"))),
+        ("'%s'.format([facts.a.ints])", None),
+        ("'%d'.format([facts.a.s])", None),
+        ("'%x %s'.format([facts.a.i, 'x'])", None),
+        ("'%s %s'.format([facts.a.s])", None),
+        ("'%.101f'.format([1.0])", None),
+        ("'50%'.format([])", None),
+        (
+            "facts.a.uni.upperAscii() + facts.a.s.lowerAscii()",
+            Some(json!("HéLLOabc")),
+        ),
+        ("facts.a.map[?'x'].orValue(0)", Some(json!(1))),
+        ("facts.a.map[?'nope'].orValue(0)", Some(json!(0))),
+        ("facts.a[?'map'].?y.orValue('d')", Some(json!("z"))),
+        ("facts.a.ints[?7].orValue(0)", None),
     ];
     let mut direct = 0;
     for (source, expected) in cases {
@@ -353,6 +378,16 @@ fn number() -> BoxedStrategy<String> {
 
 fn string() -> BoxedStrategy<String> {
     let leaf = pick(&[
+        "'%s=%d (%.2f, %.0f%%) %s'.format([facts.a.s, facts.a.i, facts.a.d, params.q * 100.0, facts.a.t])",
+        "'%s|%s|%d'.format(facts.a.list)",
+        "'%.1f GiB'.format([double(facts.a.u) / 1073741824.0])",
+        "'%f %s'.format([facts.a.neg, facts.a.n])",
+        "'%d'.format([facts.a.d])",
+        "'%e'.format([facts.a.d])",
+        "facts.a.uni.upperAscii()",
+        "facts.a.s.lowerAscii()",
+        "facts.a.map[?'y'].orValue('none')",
+        "facts.a[?'nope'].orValue('none')",
         "facts.a.s",
         "facts.a.e",
         "facts.a.uni",
