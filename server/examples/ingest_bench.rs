@@ -71,6 +71,9 @@ async fn drive(
     clients: usize,
     seconds: u64,
 ) -> Outcome {
+    // A marker on stderr for profilers attaching to the timed part only
+    // (`perf record -p PID` once it appears).
+    eprintln!("timing {path} for {seconds} s");
     let started = Instant::now();
     let deadline = started + Duration::from_secs(seconds);
     let mut tasks = Vec::new();

@@ -1,5 +1,7 @@
-//! Assessing a host: facts from what the store keeps, the check evaluation and score, and
-//! the carbon estimate, in one pure step ([`Assessor::assess`]); plus loading everything
+//! Assessing a host: facts from what the store keeps, the check evaluation and score, the
+//! cloud readiness (the `[carbon.readiness]` profile's results) and the carbon estimate
+//! (its confidence from the stored series' coverage of the last
+//! [`DEFAULT_SERIES_DAYS`] days), in one pure step ([`Assessor::assess`]); plus loading everything
 //! that step needs (the check catalogue, profiles, waivers, the OS lifecycle table and the
 //! carbon data) from a config directory or from the copy embedded in the binary.
 //!
@@ -16,8 +18,8 @@ use estate_protocol::{Inventory, Report};
 use serde::Serialize;
 
 use crate::carbon::{
-    CarbonConfig, CarbonData, Estimator, HostEstimate, HostInput, Provider, ScenarioConfig,
-    ScenarioKind, Sizing, WhatIf,
+    CarbonConfig, CarbonData, Estimator, HostEstimate, HostInput, HostReadiness, Provider,
+    ReadinessConfig, ScenarioConfig, ScenarioKind, Sizing, WhatIf, covered_seconds, host_readiness,
 };
 use crate::checks::{
     Catalogue, CheckResult, ChecksConfig, ChecksPaths, HostRef, HostScore, Improvement, Plan,
@@ -61,7 +63,8 @@ pub enum AssessError {
     /// where the setting's place is known.
     #[error("{}", .0.join("\n"))]
     CarbonConfig(Vec<String>),
-    /// The profile asked for does not exist.
+    /// The profile asked for (`checks.profile`, or `carbon.readiness.profile` when
+    /// written) does not exist.
     #[error("{at}no audit profile `{name}` (known: {known})")]
     UnknownProfile {
         /// Where the setting is written (`FILE:LINE:COL: `checks.profile`: `), or empty.
@@ -203,6 +206,9 @@ pub struct Assessor {
     lifecycle: LifecycleTable,
     estimator: Estimator,
     derive: DeriveOptions,
+    readiness: ReadinessConfig,
+    /// The readiness profile's plan (without evidence), or why there is none.
+    readiness_plan: Result<Plan, String>,
 }
 
 /// One host's assessment.
@@ -218,6 +224,9 @@ pub struct Assessment {
     pub results: Vec<CheckResult>,
     /// Failing checks ranked by the score they would add.
     pub improvements: Vec<Improvement>,
+    /// Cloud readiness from the readiness profile, and what it rests on (absent
+    /// without a report, like `carbon`).
+    pub readiness: Option<HostReadiness>,
     /// Energy and carbon, on-premises and per scenario (absent without a report).
     pub carbon: Option<HostEstimate>,
     /// The facts the checks read.
@@ -315,8 +324,35 @@ impl Assessor {
             }
             plan
         });
-        match (checks, plan, lifecycle, estimator) {
-            (Some(checks), Some(plan), Some(lifecycle), Some(estimator)) if errors.is_empty() => {
+        let readiness = &config.carbon.readiness;
+        let readiness_plan = checks.as_ref().map(|checks| {
+            match checks.plan(&readiness.profile) {
+                Some(plan) => Ok(plan.without_evidence()),
+                None => {
+                    let key = "carbon.readiness.profile";
+                    if config.origins.contains_key(key) {
+                        // Written in server.toml: a mistake to report.
+                        errors.push(AssessError::UnknownProfile {
+                            at: format!("{}`{key}`: ", config.origin(key)),
+                            name: readiness.profile.clone(),
+                            known: checks.profiles.names().join(", "),
+                        });
+                    }
+                    Err(format!(
+                        "no audit profile `{}` in the check config (known: {})",
+                        readiness.profile,
+                        checks.profiles.names().join(", ")
+                    ))
+                }
+            }
+        });
+        match (checks, plan, lifecycle, estimator, readiness_plan) {
+            (Some(checks), Some(plan), Some(lifecycle), Some(estimator), Some(readiness_plan))
+                if errors.is_empty() =>
+            {
+                if let Err(why) = &readiness_plan {
+                    tracing::warn!(reason = %why, "cloud readiness is unknown for every host");
+                }
                 Ok(Assessor {
                     checks,
                     plan,
@@ -324,6 +360,8 @@ impl Assessor {
                     lifecycle,
                     estimator,
                     derive: config.derive,
+                    readiness: readiness.clone(),
+                    readiness_plan,
                 })
             }
             _ => Err(AssessError::from_list(errors).unwrap_or(AssessError::Several(Vec::new()))),
@@ -383,19 +421,84 @@ impl Assessor {
         let evaluation = plan.evaluate(&host, now);
         let score = score_host(&evaluation.results, &self.scoring, plan.fail_below());
         let improvements = host_improvements(&evaluation.results);
-        let carbon = input.report.map(|report| {
-            let carbon_input = HostInput::from_report(report, input.inventory);
-            self.estimator.estimate(&carbon_input, &WhatIf::default())
-        });
+        let (readiness, carbon) =
+            match self.carbon_of(input, &host, Some((plan, &evaluation.results)), now) {
+                Some((r, c)) => (Some(r), Some(c)),
+                None => (None, None),
+            };
         Assessment {
             assessed_at: now,
             profile: plan.profile().to_owned(),
             score,
             results: evaluation.results,
             improvements,
+            readiness,
             carbon,
             facts,
         }
+    }
+
+    /// A host's cloud readiness and carbon estimate, as [`Assessor::assess`] makes them
+    /// (`None` without a report): what `estate-server carbon` shows.
+    pub fn carbon(
+        &self,
+        input: &AssessInput<'_>,
+        now: DateTime<Utc>,
+    ) -> Option<(HostReadiness, HostEstimate)> {
+        input.report?;
+        let facts = self.facts(input, now);
+        let host = HostRef {
+            id: &input.host.host_id,
+            hostname: Some(&input.host.hostname),
+            labels: &input.host.labels,
+            facts: &facts,
+        };
+        self.carbon_of(input, &host, None, now)
+    }
+
+    /// The readiness (reusing `evaluated`, the results of a plan already run, when it
+    /// is the readiness profile's) and the estimate, with the utilisation's coverage
+    /// taken over the assessment window from the stored series.
+    fn carbon_of(
+        &self,
+        input: &AssessInput<'_>,
+        host: &HostRef<'_>,
+        evaluated: Option<(&Plan, &[CheckResult])>,
+        now: DateTime<Utc>,
+    ) -> Option<(HostReadiness, HostEstimate)> {
+        let report = input.report?;
+        let profile = &self.readiness.profile;
+        let readiness = match (&self.readiness_plan, evaluated) {
+            (Err(why), _) => HostReadiness::unavailable(profile, why.clone()),
+            (Ok(_), Some((plan, results))) if plan.profile() == profile.as_str() => {
+                host_readiness(&self.readiness, profile, results)
+            }
+            (Ok(plan), _) => {
+                host_readiness(&self.readiness, profile, &plan.evaluate(host, now).results)
+            }
+        };
+        let mut carbon_input = HostInput::from_report(report, input.inventory);
+        carbon_input.readiness = readiness.readiness;
+        if let Some(u) = carbon_input.utilisation.take() {
+            let from = now - chrono::Duration::days(DEFAULT_SERIES_DAYS);
+            let covered = covered_seconds(
+                input
+                    .series
+                    .iter()
+                    .filter(|p| p.cpu_mean_ratio.is_some())
+                    .map(|p| (p.window_start, p.window_end)),
+                from,
+                now,
+            );
+            let seconds = |d: chrono::Duration| d.num_milliseconds() as f64 / 1000.0;
+            carbon_input.utilisation = Some(u.over_window(
+                covered,
+                seconds(now - from),
+                seconds(report.window.end - report.window.start),
+            ));
+        }
+        let estimate = self.estimator.estimate(&carbon_input, &WhatIf::default());
+        Some((readiness, estimate))
     }
 }
 
@@ -414,6 +517,11 @@ impl Assessment {
                 .map(|r| (r.id.to_string(), r.status.as_str().to_owned()))
                 .collect(),
             detail_json: serde_json::to_string(self)?,
+            carbon_json: self
+                .carbon
+                .as_ref()
+                .map(|c| serde_json::to_string(&c.compact()))
+                .transpose()?,
         })
     }
 }
@@ -434,4 +542,144 @@ fn shipped_checks(dir: Option<&Path>) -> Result<ChecksConfig, AssessError> {
         profiles,
         waivers,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    fn report() -> Report {
+        serde_json::from_str(include_str!(
+            "../../protocol/examples/full-report-debian-vm.json"
+        ))
+        .unwrap()
+    }
+
+    fn host(r: &Report) -> HostRecord {
+        HostRecord {
+            host_id: r.host_id.clone(),
+            hostname: r.hostname.clone(),
+            labels: r.labels.clone(),
+            first_seen: r.collected_at - Duration::days(40),
+            last_seen: r.collected_at,
+            inventory_hash: Some(r.inventory_hash.clone()),
+            reported_inventory_hash: r.inventory_hash.clone(),
+            inventory_collected_at: Some(r.collected_at),
+            facets: Default::default(),
+            inventory: None,
+        }
+    }
+
+    fn point(start: DateTime<Utc>, end: DateTime<Utc>, cpu: bool) -> SeriesPoint {
+        SeriesPoint {
+            window_start: start,
+            window_end: end,
+            cpu_mean_ratio: cpu.then_some(0.04),
+            cpu_p95_ratio: cpu.then_some(0.12),
+            memory_mean_ratio: None,
+            memory_p95_ratio: None,
+            power_watts: None,
+            energy_joules: None,
+            power_source: "none".to_owned(),
+        }
+    }
+
+    /// Whole days of reports ending at `now`, the newest first.
+    fn days(now: DateTime<Utc>, n: i64, cpu: bool) -> Vec<SeriesPoint> {
+        (0..n)
+            .map(|d| point(now - Duration::days(d + 1), now - Duration::days(d), cpu))
+            .collect()
+    }
+
+    #[test]
+    fn confidence_follows_how_much_of_the_window_the_stored_series_covers() {
+        let assessor = Assessor::load(&AssessConfig::default()).unwrap();
+        let r = report();
+        let h = host(&r);
+        let now = r.collected_at + Duration::minutes(1);
+        let stars = |series: &[SeriesPoint]| -> Vec<u8> {
+            let input = AssessInput {
+                host: &h,
+                inventory: r.inventory.as_ref(),
+                report: Some(&r),
+                series,
+            };
+            let a = assessor.assess(&input, None, now);
+            let carbon = a.carbon.unwrap();
+            assert!(!carbon.scenarios.is_empty());
+            carbon.scenarios.iter().map(|s| s.confidence).collect()
+        };
+        // The one report (5 minutes of 30 days): the least confidence, though the report
+        // itself had every sample (30 of 30).
+        let one = [point(r.window.start, r.window.end, true)];
+        assert!(stars(&one).iter().all(|s| *s == 1));
+        // 10 days of 30: 33 % → 2 stars; the same days sent twice count once.
+        assert!(stars(&days(now, 10, true)).iter().all(|s| *s == 2));
+        let twice: Vec<SeriesPoint> = [days(now, 10, true), days(now, 10, true)].concat();
+        assert!(stars(&twice).iter().all(|s| *s == 2));
+        // 25 days: 83 % → 5 stars.
+        assert!(stars(&days(now, 25, true)).iter().all(|s| *s == 5));
+        // Reports without utilisation cover nothing.
+        assert!(stars(&days(now, 25, false)).iter().all(|s| *s == 1));
+        // Days older than the window do not count.
+        let old: Vec<SeriesPoint> = days(now - Duration::days(DEFAULT_SERIES_DAYS), 25, true);
+        assert!(stars(&old).iter().all(|s| *s == 1));
+    }
+
+    #[test]
+    fn readiness_and_the_compact_estimate_are_kept_with_the_assessment() {
+        let assessor = Assessor::load(&AssessConfig::default()).unwrap();
+        let r = report();
+        let h = host(&r);
+        let now = r.collected_at + Duration::minutes(1);
+        let series = days(now, 25, true);
+        let input = AssessInput {
+            host: &h,
+            inventory: r.inventory.as_ref(),
+            report: Some(&r),
+            series: &series,
+        };
+        let a = assessor.assess(&input, None, now);
+        let readiness = a.readiness.clone().unwrap();
+        assert_eq!(readiness.profile, "cloud-readiness");
+        assert!(readiness.applicable > 0);
+        let carbon = a.carbon.clone().unwrap();
+        // Each scenario's readiness is the host's or worse (a rule may add to it).
+        for s in &carbon.scenarios {
+            assert!(
+                s.readiness.severity() >= readiness.readiness.severity(),
+                "{s:?}"
+            );
+        }
+        // The same as `carbon` (the CLI's path) gives.
+        let (again, estimate) = assessor.carbon(&input, now).unwrap();
+        assert_eq!(again, readiness);
+        assert_eq!(
+            serde_json::to_value(&estimate).unwrap(),
+            serde_json::to_value(&carbon).unwrap()
+        );
+        // The record keeps the compact estimate: the figures without the factors.
+        let record = a.to_record(&h.host_id).unwrap();
+        let compact: HostEstimate =
+            serde_json::from_str(record.carbon_json.as_deref().unwrap()).unwrap();
+        assert!(compact.factors.is_empty() && !carbon.factors.is_empty());
+        assert_eq!(
+            serde_json::to_value(&compact.scenarios).unwrap(),
+            serde_json::to_value(&carbon.scenarios).unwrap()
+        );
+        assert_eq!(
+            compact.onprem.location_kgco2e_per_year,
+            carbon.onprem.location_kgco2e_per_year
+        );
+        assert!(record.carbon_json.unwrap().len() * 2 < record.detail_json.len());
+        // Without a report there is neither.
+        let bare = AssessInput {
+            report: None,
+            ..input
+        };
+        let a = assessor.assess(&bare, None, now);
+        assert!(a.readiness.is_none() && a.carbon.is_none());
+        assert_eq!(a.to_record(&h.host_id).unwrap().carbon_json, None);
+    }
 }

@@ -5,6 +5,7 @@
 //! hashes) and never logs a token.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -88,9 +89,57 @@ pub fn same_secret(a: &str, b: &str) -> bool {
         == 0
 }
 
+/// How long a valid agent token's host is remembered: a revocation (`estate-server token
+/// revoke`, or a re-enrolment replacing the token) takes effect within this time.
+pub const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+/// Most tokens remembered; past it the cache starts afresh (a council has ~10,000 hosts).
+pub const TOKEN_CACHE_MAX: usize = 1 << 18;
+
+/// Valid agent tokens (by hash) and their hosts, remembered for [`TOKEN_CACHE_TTL`] so
+/// that ingest does not ask the store on every report. Only tokens the store confirmed
+/// are kept: a flood of bad tokens costs store lookups, not memory.
+#[derive(Debug, Default)]
+pub struct TokenCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (Arc<str>, std::time::Instant)>>,
+}
+
+impl TokenCache {
+    /// The host of `token_hash` if it was confirmed within the TTL before `now`.
+    pub fn get(&self, token_hash: &str, now: std::time::Instant) -> Option<Arc<str>> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let (host, at) = entries.get(token_hash)?;
+        (now.saturating_duration_since(*at) < TOKEN_CACHE_TTL).then(|| Arc::clone(host))
+    }
+
+    /// Remembers that the store confirmed `token_hash` for `host` at `now`.
+    pub fn insert(&self, token_hash: String, host: Arc<str>, now: std::time::Instant) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= TOKEN_CACHE_MAX {
+            entries.retain(|_, (_, at)| now.saturating_duration_since(*at) < TOKEN_CACHE_TTL);
+            if entries.len() >= TOKEN_CACHE_MAX {
+                entries.clear();
+            }
+        }
+        entries.insert(token_hash, (host, now));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_token_cache_forgets_after_its_ttl() {
+        let cache = TokenCache::default();
+        let t0 = std::time::Instant::now();
+        assert_eq!(cache.get("h", t0), None);
+        cache.insert("h".to_owned(), Arc::from("host-a"), t0);
+        assert_eq!(cache.get("h", t0).as_deref(), Some("host-a"));
+        let later = t0 + TOKEN_CACHE_TTL - std::time::Duration::from_millis(1);
+        assert_eq!(cache.get("h", later).as_deref(), Some("host-a"));
+        assert_eq!(cache.get("h", t0 + TOKEN_CACHE_TTL), None);
+        assert_eq!(cache.get("other", t0), None);
+    }
 
     #[test]
     fn tokens_are_64_hex_and_distinct() {

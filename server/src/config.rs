@@ -17,7 +17,7 @@ use toml::Spanned;
 use estate_agent::config::located::{self, Issues};
 
 use crate::assess::AssessConfig;
-use crate::carbon::{HypervisorHostConfig, ScenarioConfig, SiteConfig};
+use crate::carbon::{HypervisorHostConfig, ReadinessConfig, ScenarioConfig, SiteConfig};
 use crate::checks::Band;
 pub use estate_agent::config::located::{ConfigError, ConfigIssue};
 use serde::de::DeserializeOwned;
@@ -63,12 +63,19 @@ pub struct ServerConfig {
     pub storage: StorageConfig,
     /// Token settings.
     pub auth: AuthConfig,
+    /// `[auth] admin_token_file`: the file holding the admin token
+    /// (`POST /api/v1/admin/reload`); the admin API is off (`404`) when absent. Kept
+    /// beside [`AuthConfig`] rather than in it so that code building an `AuthConfig`
+    /// field by field keeps compiling.
+    pub admin_token_file: Option<PathBuf>,
     /// How long data is kept.
     pub retention: RetentionConfig,
     /// `/metrics` options.
     pub metrics: MetricsConfig,
     /// Checks, profiles, waivers, scoring and carbon settings (`[checks]`, `[carbon]`).
     pub assess: crate::assess::AssessConfig,
+    /// Scheduled reports (`[reports]`); none when the section is absent.
+    pub reports: Option<crate::report::ReportsConfig>,
 }
 
 impl Default for ServerConfig {
@@ -81,9 +88,11 @@ impl Default for ServerConfig {
             max_reports_per_host_per_minute: Some(DEFAULT_MAX_REPORTS_PER_HOST_PER_MINUTE as u32),
             storage: StorageConfig::default(),
             auth: AuthConfig::default(),
+            admin_token_file: None,
             retention: RetentionConfig::default(),
             metrics: MetricsConfig::default(),
             assess: crate::assess::AssessConfig::default(),
+            reports: None,
         }
     }
 }
@@ -183,6 +192,7 @@ struct RawConfig {
     checks: RawChecks,
     #[serde(default)]
     carbon: RawCarbon,
+    reports: Option<Spanned<crate::report::schedule::RawReports>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -209,6 +219,7 @@ struct RawStorage {
 struct RawAuth {
     enrolment_token_file: Option<PathBuf>,
     read_token_file: Option<PathBuf>,
+    admin_token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -255,6 +266,7 @@ struct RawCarbon {
     hypervisor_host: Option<Spanned<RawTable>>,
     /// Absent: [`crate::assess::default_scenarios`]; `[]`: none.
     scenarios: Option<Vec<Spanned<RawTable>>>,
+    readiness: Option<Spanned<RawTable>>,
 }
 
 /// A table as written: each key's value with its place.
@@ -390,6 +402,7 @@ fn validate(raw: RawConfig, issues: &mut Issues<'_>, file: &Source<'_>) -> Serve
 
     config.auth.enrolment_token_file = raw.auth.enrolment_token_file;
     config.auth.read_token_file = raw.auth.read_token_file;
+    config.admin_token_file = raw.auth.admin_token_file;
 
     if let Some(days) = raw.retention.raw_reports_days
         && let Some(v) = at_least(days, 1, "retention.raw_reports_days", issues)
@@ -411,6 +424,11 @@ fn validate(raw: RawConfig, issues: &mut Issues<'_>, file: &Source<'_>) -> Serve
 
     validate_checks(raw.checks, issues, file, &mut config.assess);
     validate_carbon(raw.carbon, issues, file, &mut config.assess);
+    if let Some(reports) = raw.reports {
+        let span = reports.span();
+        config.reports =
+            crate::report::schedule::validate(reports.into_inner(), span, issues, file.base);
+    }
     config.assess.derive.stale_after = config.stale_after;
     config
 }
@@ -579,6 +597,12 @@ fn validate_carbon(
     if let Some(host) = raw.hypervisor_host {
         carbon.hypervisor_host =
             typed::<HypervisorHostConfig>(host, "carbon.hypervisor_host", issues, file, origins);
+    }
+    if let Some(readiness) = raw.readiness
+        && let Some(r) =
+            typed::<ReadinessConfig>(readiness, "carbon.readiness", issues, file, origins)
+    {
+        carbon.readiness = r;
     }
     if let Some(scenarios) = raw.scenarios {
         carbon.scenarios = scenarios

@@ -1,6 +1,7 @@
 //! The estate's check view from stored assessments: fleet counts per check and status,
 //! hosts by band, the estate score, and which checks would raise it most if fixed
-//! everywhere. Pure: the caller reads the assessments from the store.
+//! everywhere; and its carbon view from the stored estimates (totals on-premises and per
+//! configured scenario, candidates). Pure: the caller reads the store.
 //!
 //! Stored assessments keep each host's score and each check's status, not its credit, so
 //! the estate gain of fixing a check treats a failed score-type check as zero credit: for
@@ -10,8 +11,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::carbon::{
+    Candidate, EstateSummary, Estimator, HostEstimate, ScenarioTotals, Totals, summarise,
+};
 use crate::checks::{Plan, ScoringConfig};
-use crate::store::{AssessmentRecord, HostRecord};
+use crate::store::{AssessmentRecord, CarbonRecord, HostRecord};
 
 /// One check across the fleet.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -56,6 +60,84 @@ pub struct EstateScoreView {
     pub hosts_assessed: u64,
     /// Checks ranked by estate score gained if fixed everywhere (best first).
     pub improvements: Vec<EstateGain>,
+}
+
+/// The stored carbon estimates, read back; and the hosts whose stored estimate could
+/// not be read (with why), for the caller to log.
+pub fn read_estimates(records: &[CarbonRecord]) -> (Vec<HostEstimate>, Vec<(String, String)>) {
+    let mut estimates = Vec::with_capacity(records.len());
+    let mut unreadable = Vec::new();
+    for r in records {
+        match serde_json::from_str::<HostEstimate>(&r.carbon_json) {
+            Ok(e) => estimates.push(e),
+            Err(e) => unreadable.push((r.host_id.clone(), e.to_string())),
+        }
+    }
+    (estimates, unreadable)
+}
+
+/// The estate's carbon totals (`GET /api/v1/carbon`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CarbonView {
+    /// Hosts with a stored estimate (containers included, though not counted below).
+    pub hosts_estimated: usize,
+    /// On-premises today: every estimated host but containers.
+    pub onprem: Totals,
+    /// Per configured scenario, in config order, over the hosts it places (or retires):
+    /// totals, the same hosts on-premises, the saving, unplaced hosts, and hosts by
+    /// readiness and confidence.
+    pub scenarios: Vec<ScenarioTotals>,
+}
+
+/// Adds up `estimates` over the scenarios `estimator` has configured; keeps no
+/// candidates.
+pub fn carbon_view(estimates: &[HostEstimate], estimator: &Estimator) -> CarbonView {
+    let summary: EstateSummary =
+        summarise(estimates, Some(0)).for_scenarios(estimator.empty_totals());
+    CarbonView {
+        hosts_estimated: estimates.len(),
+        onprem: summary.onprem,
+        scenarios: summary.scenarios,
+    }
+}
+
+/// Migration (or retirement) candidates (`GET /api/v1/carbon/candidates`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CandidateList {
+    /// The scenario asked for (`null`: every configured scenario).
+    pub scenario: Option<String>,
+    /// Candidates in all (hosts with a positive saving in the scenario(s)).
+    pub total: usize,
+    /// The best `limit` of them, largest saving first.
+    pub candidates: Vec<Candidate>,
+}
+
+/// The best `limit` candidates of `scenario` (every configured one when `None`).
+pub fn candidate_list(
+    estimates: &[HostEstimate],
+    estimator: &Estimator,
+    scenario: Option<&str>,
+    limit: usize,
+) -> CandidateList {
+    let configured: Vec<&str> = estimator.scenario_names().collect();
+    // Estimates stored before a reload may name scenarios no longer configured.
+    let (total, candidates) = match scenario {
+        Some(name) => crate::carbon::candidates(estimates, Some(name), Some(limit)),
+        None => {
+            let (_, all) = crate::carbon::candidates(estimates, None, None);
+            let all: Vec<Candidate> = all
+                .into_iter()
+                .filter(|c| configured.contains(&c.scenario.as_str()))
+                .collect();
+            let total = all.len();
+            (total, all.into_iter().take(limit).collect())
+        }
+    };
+    CandidateList {
+        scenario: scenario.map(str::to_owned),
+        total,
+        candidates,
+    }
 }
 
 /// Every check of `plan` with its fleet counts from `assessments`.
@@ -227,6 +309,7 @@ remediation = "fix b"
                 .map(|(c, s)| ((*c).to_owned(), (*s).to_owned()))
                 .collect(),
             detail_json: String::new(),
+            carbon_json: None,
         }
     }
 

@@ -36,6 +36,10 @@ pub const RETRY_AFTER_BUSY_SECS: u64 = 1;
 /// Seconds a client is asked to wait when the store is unavailable.
 pub const RETRY_AFTER_UNAVAILABLE_SECS: u64 = 5;
 
+/// Reports decoding to at most this many bytes are parsed on the async worker (a
+/// regular report is 2–5 KiB of JSON); larger ones in the blocking pool.
+pub const INLINE_DECODED_BYTES: u64 = 64 * 1024;
+
 /// What every handler shares.
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -65,6 +69,12 @@ pub struct AppState {
     pub assessor: SharedAssessor,
     /// Hosts waiting to be re-assessed.
     pub assess_queue: AssessQueue,
+    /// Reloads the assessment config (`POST /api/v1/admin/reload`, as SIGHUP).
+    pub reloader: crate::Reloader,
+    /// The admin token; the admin API answers `404` when `None`.
+    pub admin_token: Option<Arc<str>>,
+    /// Agent tokens the store confirmed recently (`auth::TOKEN_CACHE_TTL`).
+    pub tokens: Arc<auth::TokenCache>,
 }
 
 /// The OpenAPI 3.1 document of this API, served at [`OPENAPI_PATH`].
@@ -88,6 +98,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/hosts/{host_id}/checks"),
     ("get", "/api/v1/checks"),
     ("get", "/api/v1/estate/score"),
+    ("get", "/api/v1/hosts/{host_id}/carbon"),
+    ("get", "/api/v1/carbon"),
+    ("get", "/api/v1/carbon/candidates"),
+    ("post", "/api/v1/admin/reload"),
 ];
 
 /// The router of the whole API.
@@ -105,6 +119,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/hosts/{host_id}/checks", get(host_checks))
         .route("/api/v1/checks", get(list_checks))
         .route("/api/v1/estate/score", get(estate_score))
+        .route("/api/v1/hosts/{host_id}/carbon", get(host_carbon))
+        .route("/api/v1/carbon", get(estate_carbon))
+        .route("/api/v1/carbon/candidates", get(carbon_candidates))
+        .route("/api/v1/admin/reload", post(admin_reload))
         .route(OPENAPI_PATH, get(openapi))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -338,11 +356,21 @@ async fn ingest_checked(
 ) -> Result<IngestResponse, HttpError> {
     let token = auth::bearer(header_str(headers, header::AUTHORIZATION))
         .ok_or_else(|| HttpError::unauthenticated("an agent token is required"))?;
-    let token_host = state
-        .store
-        .token_host(auth::hash_token(token))
-        .await?
-        .ok_or_else(|| HttpError::unauthenticated("the agent token is not valid"))?;
+    let token_hash = auth::hash_token(token);
+    let now = std::time::Instant::now();
+    let token_host = match state.tokens.get(&token_hash, now) {
+        Some(host) => host,
+        None => {
+            let host: Arc<str> = state
+                .store
+                .token_host(token_hash.clone())
+                .await?
+                .ok_or_else(|| HttpError::unauthenticated("the agent token is not valid"))?
+                .into();
+            state.tokens.insert(token_hash, Arc::clone(&host), now);
+            host
+        }
+    };
     if let Some(limiter) = &state.rate_limiter
         && let Err(wait) = limiter.check(&token_host, std::time::Instant::now())
     {
@@ -361,23 +389,39 @@ async fn ingest_checked(
         let limit = state.body_limit_bytes;
         let bytes = read_body(headers, body, limit).await?;
         let encoding = header_str(headers, header::CONTENT_ENCODING).map(str::to_owned);
-        // Decompressing and parsing up to `limit` bytes is CPU work: keep it off the
-        // async workers.
-        let (decoded, report) = tokio::task::spawn_blocking(move || {
-            let decoded = ingest::decode_body(bytes.to_vec(), encoding.as_deref(), limit)?;
-            let report = ingest::parse_report(&decoded)?;
-            Ok::<_, IngestError>((decoded, report))
-        })
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "report parsing task failed");
-            HttpError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "the report could not be processed",
-            )
-        })??;
-        if report.host_id != token_host {
+        // A regular report (a few KiB) is decoded and parsed right here: tens of
+        // microseconds, less than the hop to the blocking pool. Anything that decodes to
+        // more than INLINE_DECODED_BYTES (an inventory, or a gzip bomb) is CPU work up to
+        // `limit` bytes: it goes to the blocking pool.
+        let inline = ingest::decode_body(
+            bytes.to_vec(),
+            encoding.as_deref(),
+            INLINE_DECODED_BYTES.min(limit),
+        );
+        let (decoded, report) = match inline {
+            Ok(decoded) => {
+                let report = ingest::parse_report(&decoded)?;
+                (decoded, report)
+            }
+            Err(IngestError::PayloadTooLarge { .. }) if limit > INLINE_DECODED_BYTES => {
+                tokio::task::spawn_blocking(move || {
+                    let decoded = ingest::decode_body(bytes.to_vec(), encoding.as_deref(), limit)?;
+                    let report = ingest::parse_report(&decoded)?;
+                    Ok::<_, IngestError>((decoded, report))
+                })
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "report parsing task failed");
+                    HttpError::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal",
+                        "the report could not be processed",
+                    )
+                })??
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if *report.host_id != *token_host {
             return Err(HttpError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
@@ -435,6 +479,15 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, HttpError> {
                 waivers,
                 state.metrics_per_host,
             );
+            let (estimates, carbon) = carbon_estate(&state).await?;
+            let energy = if state.metrics_per_host {
+                state.store.host_energy().await?
+            } else {
+                Vec::new()
+            };
+            state
+                .metrics
+                .refresh_carbon(&carbon, &estimates, &energy, state.metrics_per_host);
             *refreshed = Some(std::time::Instant::now());
         }
     }
@@ -634,5 +687,196 @@ async fn get_host(
     match state.store.host(host_id.clone()).await? {
         Some(host) => Ok(axum::Json(host)),
         None => Err(no_such_host(&host_id)),
+    }
+}
+
+/// Every stored estimate, read back off the async workers (a large estate is a lot of
+/// JSON), and the estate's carbon totals over the configured scenarios.
+async fn carbon_estate(
+    state: &AppState,
+) -> Result<(Vec<crate::carbon::HostEstimate>, crate::estate::CarbonView), HttpError> {
+    let records = state.store.carbon_estimates().await?;
+    let assessor = state.assessor.current();
+    tokio::task::spawn_blocking(move || {
+        let (estimates, unreadable) = crate::estate::read_estimates(&records);
+        for (host, error) in &unreadable {
+            tracing::warn!(host = %host, error = %error, "stored carbon estimate unreadable; left out");
+        }
+        let view = crate::estate::carbon_view(&estimates, assessor.estimator());
+        (estimates, view)
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "carbon aggregation task failed");
+        HttpError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the carbon estimates could not be added up",
+        )
+    })
+}
+
+async fn host_carbon(
+    State(state): State<AppState>,
+    Path(host_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, HttpError> {
+    check_read_token(&state, &headers)?;
+    if state.store.host(host_id.clone()).await?.is_none() {
+        return Err(no_such_host(&host_id));
+    }
+    let not_estimated = |why: &str| {
+        HttpError::new(
+            StatusCode::NOT_FOUND,
+            "not_assessed",
+            format!("host `{host_id}` has no carbon estimate yet ({why})"),
+        )
+    };
+    let Some((record, _)) = state.store.assessment(host_id.clone()).await? else {
+        return Err(not_estimated("not assessed yet"));
+    };
+    let mut detail: serde_json::Value = serde_json::from_str(&record.detail_json).map_err(|e| {
+        tracing::error!(host = %host_id, error = %e, "stored assessment unreadable");
+        HttpError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the stored assessment is unreadable",
+        )
+    })?;
+    let readiness = detail
+        .get_mut("readiness")
+        .map(serde_json::Value::take)
+        .unwrap_or_default();
+    let Some(serde_json::Value::Object(carbon)) =
+        detail.get_mut("carbon").map(serde_json::Value::take)
+    else {
+        return Err(not_estimated("no report to estimate from"));
+    };
+    let mut answer = serde_json::Map::new();
+    answer.insert("host_id".to_owned(), serde_json::Value::from(host_id));
+    answer.insert(
+        "assessed_at".to_owned(),
+        serde_json::Value::from(record.assessed_at.to_rfc3339()),
+    );
+    answer.insert("readiness".to_owned(), readiness);
+    for (k, v) in carbon {
+        if k != "host_id" {
+            answer.insert(k, v);
+        }
+    }
+    Ok(axum::Json(serde_json::Value::Object(answer)))
+}
+
+async fn estate_carbon(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, HttpError> {
+    check_read_token(&state, &headers)?;
+    let (_, view) = carbon_estate(&state).await?;
+    Ok(axum::Json(view))
+}
+
+async fn carbon_candidates(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, HttpError> {
+    check_read_token(&state, &headers)?;
+    let assessor = state.assessor.current();
+    let names: Vec<&str> = assessor.estimator().scenario_names().collect();
+    let query = query::candidates_query(raw.as_deref(), &names)?;
+    let records = state.store.carbon_estimates().await?;
+    let list = tokio::task::spawn_blocking(move || {
+        let (estimates, _) = crate::estate::read_estimates(&records);
+        crate::estate::candidate_list(
+            &estimates,
+            assessor.estimator(),
+            query.scenario.as_deref(),
+            query.limit as usize,
+        )
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "candidate ranking task failed");
+        HttpError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the candidates could not be ranked",
+        )
+    })?;
+    Ok(axum::Json(list))
+}
+
+/// The admin token check: `404` when no admin token is configured (the admin API does
+/// not exist), `401` without a valid one, `403` for the collector's other tokens (they
+/// are valid, but not for this).
+fn check_admin_token(state: &AppState, headers: &HeaderMap) -> Result<(), HttpError> {
+    let Some(expected) = &state.admin_token else {
+        return Err(HttpError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "the admin API is not enabled on this collector ([auth] admin_token_file)",
+        ));
+    };
+    let Some(presented) = auth::bearer(header_str(headers, header::AUTHORIZATION)) else {
+        return Err(HttpError::unauthenticated("an admin token is required"));
+    };
+    if auth::same_secret(presented, expected) {
+        return Ok(());
+    }
+    let other = [&state.read_token, &state.enrolment_token]
+        .into_iter()
+        .flatten()
+        .any(|t| auth::same_secret(presented, t));
+    if other {
+        Err(HttpError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this token is not the admin token",
+        ))
+    } else {
+        Err(HttpError::unauthenticated("the admin token is not valid"))
+    }
+}
+
+#[derive(Serialize)]
+struct Reloaded {
+    status: &'static str,
+    hosts_queued: usize,
+}
+
+async fn admin_reload(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, HttpError> {
+    check_admin_token(&state, &headers)?;
+    match state.reloader.reload().await {
+        Ok(queued) => {
+            // The next scrape shows the new config's scenarios at once.
+            *state.metrics.view_lock().lock().await = None;
+            Ok(axum::Json(Reloaded {
+                status: "reloaded",
+                hosts_queued: queued,
+            }))
+        }
+        Err(crate::AppError::Assess(e)) => {
+            tracing::warn!(error = %e, "reload refused; the previous config stays in use");
+            Err(HttpError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_config",
+                format!("the config is not valid; the previous config stays in use:\n{e}"),
+            ))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "reload failed");
+            Err(HttpError {
+                retry_after_secs: Some(RETRY_AFTER_UNAVAILABLE_SECS),
+                ..HttpError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "the estate could not be queued for re-assessment; retry later",
+                )
+            })
+        }
     }
 }

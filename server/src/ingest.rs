@@ -300,13 +300,15 @@ pub fn to_new_report(
     let utilisation = report.utilisation.as_ref();
     let cpu = utilisation.and_then(|u| u.cpu_busy_ratio.as_ref());
     let memory = utilisation.and_then(|u| u.memory_used_ratio.as_ref());
-    let readings = &report.power.readings;
-    let (watts, joules) = if readings.is_empty() {
+    // RAPL domains overlap (core and uncore within package, psys over everything):
+    // count each watt once, as the carbon estimate does.
+    let counted: Vec<_> = crate::carbon::non_overlapping(&report.power.readings).collect();
+    let (watts, joules) = if counted.is_empty() {
         (None, None)
     } else {
         (
-            Some(readings.iter().map(|r| r.average_watts).sum()),
-            Some(readings.iter().map(|r| r.energy_joules).sum()),
+            Some(counted.iter().map(|r| r.average_watts).sum()),
+            Some(counted.iter().map(|r| r.energy_joules).sum()),
         )
     };
     Ok(NewReport {
@@ -365,6 +367,40 @@ mod tests {
             decode_body(small, Some("gzip"), 1024 * 1024),
             Err(IngestError::PayloadTooLarge { limit: 1024 * 1024 })
         );
+    }
+
+    /// Overlapping RAPL domains are counted once in the stored series point.
+    #[test]
+    fn stored_power_counts_each_watt_once() {
+        use estate_protocol::{PowerMeter, PowerReading};
+        let text = include_str!("../../protocol/examples/regular-report-no-inventory.json");
+        let mut report: Report = serde_json::from_str(text).unwrap();
+        let reading = |meter, domain: &str, watts: f64| PowerReading {
+            meter,
+            domain: domain.to_owned(),
+            average_watts: watts,
+            energy_joules: watts * 300.0,
+            interval_secs: 300.0,
+        };
+        report.power.readings = vec![
+            reading(PowerMeter::Rapl, "package-0", 40.0),
+            reading(PowerMeter::Rapl, "core", 25.0),
+            reading(PowerMeter::Rapl, "uncore", 5.0),
+            reading(PowerMeter::Rapl, "dram", 10.0),
+            reading(PowerMeter::Nvml, "gpu-0", 70.0),
+        ];
+        let point = |r: &Report| to_new_report(r, String::new(), Utc::now()).unwrap().point;
+        let p = point(&report);
+        assert_eq!(p.power_watts, Some(120.0));
+        assert_eq!(p.energy_joules, Some(120.0 * 300.0));
+        // psys covers the platform: it replaces package and DRAM.
+        report
+            .power
+            .readings
+            .push(reading(PowerMeter::Rapl, "psys", 60.0));
+        assert_eq!(point(&report).power_watts, Some(130.0));
+        report.power.readings.clear();
+        assert_eq!(point(&report).power_watts, None);
     }
 
     #[test]

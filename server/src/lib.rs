@@ -21,6 +21,7 @@ pub mod pipeline;
 pub mod query;
 pub mod quickstart;
 pub mod ratelimit;
+pub mod report;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -123,12 +124,21 @@ pub fn build_state(config: &ServerConfig, store: Arc<dyn Store>) -> Result<AppSt
         assess::Assessor::load(&config.assess).map_err(AppError::Assess)?,
     );
     let assess_queue = pipeline::start(Arc::clone(&store), assessor.clone());
+    let reloader = Reloader {
+        store: Arc::clone(&store),
+        assessor: assessor.clone(),
+        queue: assess_queue.clone(),
+        config: config.assess.clone(),
+    };
     Ok(AppState {
         assessor,
         assess_queue,
+        reloader,
         store,
         enrolment_token: read(&config.auth.enrolment_token_file)?,
         read_token: read(&config.auth.read_token_file)?,
+        admin_token: read(&config.admin_token_file)?,
+        tokens: Arc::default(),
         body_limit_bytes: config.body_limit_bytes,
         max_clock_skew: config.max_clock_skew,
         metrics,
@@ -152,6 +162,9 @@ pub struct Server {
     retention: JoinHandle<()>,
     reassess: JoinHandle<()>,
     reloader: Reloader,
+    /// The report schedule; dropping it stops it.
+    #[allow(dead_code)]
+    reports: Option<report::schedule::ScheduleHandle>,
 }
 
 /// Opens the store, binds `config.listen` and serves until [`Server::shutdown`].
@@ -169,12 +182,12 @@ pub async fn start(config: &ServerConfig) -> Result<Server, AppError> {
         source,
     })?;
     let (stop, stopped) = oneshot::channel::<()>();
-    let reloader = Reloader {
-        store: Arc::clone(&state.store),
-        assessor: state.assessor.clone(),
-        queue: state.assess_queue.clone(),
-        config: config.assess.clone(),
-    };
+    let reloader = state.reloader.clone();
+    // Scheduled reports (`[reports]`), stopped when the server is.
+    let reports = config
+        .reports
+        .clone()
+        .map(|r| report::schedule::spawn(r, Arc::clone(&state.store), state.assessor.clone()));
     let app = http::router(state);
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -210,12 +223,14 @@ pub async fn start(config: &ServerConfig) -> Result<Server, AppError> {
         retention,
         reassess,
         reloader,
+        reports,
     })
 }
 
-/// Reloads the assessment config and re-scores the estate.
+/// Reloads the assessment config and re-scores the estate: what SIGHUP,
+/// `POST /api/v1/admin/reload` and [`Server::reload`] do.
 #[derive(Debug, Clone)]
-struct Reloader {
+pub struct Reloader {
     store: Arc<dyn Store>,
     assessor: pipeline::SharedAssessor,
     queue: pipeline::AssessQueue,
@@ -224,8 +239,10 @@ struct Reloader {
 
 impl Reloader {
     /// Loads the checks, profiles, waivers and data again; on success swaps them in and
-    /// queues every host. On failure the config in use stays.
-    async fn reload(&self) -> Result<usize, AppError> {
+    /// queues every host (each is re-scored and re-estimated, its stored carbon estimate
+    /// rewritten); returns how many. On failure ([`AppError::Assess`], every problem
+    /// located) the config in use stays.
+    pub async fn reload(&self) -> Result<usize, AppError> {
         let config = self.config.clone();
         let loaded = tokio::task::spawn_blocking(move || assess::Assessor::load(&config))
             .await

@@ -60,6 +60,9 @@ enum Command {
     /// The estate's energy and carbon estimates from the collector's store: per host,
     /// totals per scenario and the best candidates.
     Carbon(cli::CarbonArgs),
+    /// Write the estate's health-check report (HTML, Markdown, CSV or JSON) from the
+    /// collector's store, compared with the previous report.
+    Report(cli::ReportArgs),
     /// Manage per-host agent tokens.
     Token {
         /// The collector's config file (names the store).
@@ -139,6 +142,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Facts(args) => offline(|out, _| cli::facts(&args, out)),
         Command::Estimate(args) => offline(|out, _| cli::estimate(&args, out)),
         Command::Carbon(args) => offline(|out, _| cli::carbon(&args, out)),
+        Command::Report(args) => offline(|out, diag| {
+            cli::report(
+                &args,
+                out,
+                diag,
+                std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            )
+        }),
         Command::Serve { config } => {
             let config = match ServerConfig::load(&config) {
                 Ok(c) => c,

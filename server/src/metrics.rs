@@ -11,12 +11,19 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use prometheus::{
-    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    CounterVec, Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter,
+    IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
+use crate::carbon::{HostEstimate, ONPREM, OnPremMethod, READINESS_ORDER, Readiness, Totals};
+use crate::estate::CarbonView;
 use crate::query::EstateSummary;
-use crate::store::HostRecord;
+use crate::store::{HostEnergy, HostRecord};
+
+/// Joules in a kilowatt-hour.
+pub const JOULES_PER_KWH: f64 = 3.6e6;
+/// Grams in a kilogram.
+const GRAMS_PER_KG: f64 = 1000.0;
 
 /// Label values longer than this are cut (with `…`), so one odd host name cannot make a
 /// huge series.
@@ -47,6 +54,13 @@ pub struct Metrics {
     host_score: GaugeVec,
     host_band: IntGaugeVec,
     assessments: IntCounterVec,
+    carbon_energy: GaugeVec,
+    carbon_emissions: GaugeVec,
+    carbon_saved: GaugeVec,
+    carbon_hosts: IntGaugeVec,
+    carbon_unplaced: IntGaugeVec,
+    host_power: GaugeVec,
+    host_energy: CounterVec,
     view_refreshed: Arc<tokio::sync::Mutex<Option<Instant>>>,
 }
 
@@ -171,6 +185,55 @@ impl Metrics {
             ),
             &["outcome"],
         )?;
+        let carbon_energy = GaugeVec::new(
+            Opts::new(
+                "estate_carbon_energy_joules_per_year",
+                "Annual energy of the estate, facility overhead (PUE) included: scenario=\"onprem\" is today's estate (every estimated host), otherwise the named scenario over the hosts it places.",
+            ),
+            &["scenario"],
+        )?;
+        let carbon_emissions = GaugeVec::new(
+            Opts::new(
+                "estate_carbon_emissions_grams_per_year",
+                "Annual emissions in grams CO2e, by scenario (onprem or a scenario over the hosts it places) and basis (location, market: operational; embodied: amortised manufacturing).",
+            ),
+            &["scenario", "basis"],
+        )?;
+        let carbon_saved = GaugeVec::new(
+            Opts::new(
+                "estate_carbon_saved_grams_per_year",
+                "Grams CO2e a year a scenario saves: the hosts it places on-premises minus the scenario, location-based plus embodied.",
+            ),
+            &["scenario"],
+        )?;
+        let carbon_hosts = IntGaugeVec::new(
+            Opts::new(
+                "estate_carbon_hosts",
+                "Hosts a scenario places (or retires), by readiness (ready, conditional, not_ready, unknown) and confidence stars (1-5).",
+            ),
+            &["scenario", "readiness", "confidence"],
+        )?;
+        let carbon_unplaced = IntGaugeVec::new(
+            Opts::new(
+                "estate_carbon_unplaced_hosts",
+                "Hosts a cloud scenario selects but no instance of its families fits.",
+            ),
+            &["scenario"],
+        )?;
+        let host_power = GaugeVec::new(
+            Opts::new(
+                "estate_host_power_watts",
+                "A host's average power: source=measured is its latest report's RAPL/NVML readings (when it has them), source=modelled the estimate's on-premises watts at the plug; only with [metrics] per_host.",
+            ),
+            &["host_id", "source"],
+        )?;
+        let host_energy = CounterVec::new(
+            Opts::new(
+                "estate_host_energy_joules_total",
+                "Energy a host has reported measuring (the sum of its stored reports' readings); only with [metrics] per_host.",
+            ),
+            &["host_id"],
+        )?;
         let write_transactions = IntCounter::new(
             "estate_store_write_transactions_total",
             "Write transactions committed by the store (many reports share one).",
@@ -191,6 +254,13 @@ impl Metrics {
         registry.register(Box::new(host_score.clone()))?;
         registry.register(Box::new(host_band.clone()))?;
         registry.register(Box::new(assessments.clone()))?;
+        registry.register(Box::new(carbon_energy.clone()))?;
+        registry.register(Box::new(carbon_emissions.clone()))?;
+        registry.register(Box::new(carbon_saved.clone()))?;
+        registry.register(Box::new(carbon_hosts.clone()))?;
+        registry.register(Box::new(carbon_unplaced.clone()))?;
+        registry.register(Box::new(host_power.clone()))?;
+        registry.register(Box::new(host_energy.clone()))?;
         for outcome in ["stored", "failed", "dropped"] {
             assessments.with_label_values(&[outcome]);
         }
@@ -222,6 +292,13 @@ impl Metrics {
             host_score,
             host_band,
             assessments,
+            carbon_energy,
+            carbon_emissions,
+            carbon_saved,
+            carbon_hosts,
+            carbon_unplaced,
+            host_power,
+            host_energy,
             view_refreshed: Arc::new(tokio::sync::Mutex::new(None)),
         })
     }
@@ -358,6 +435,111 @@ impl Metrics {
         }
     }
 
+    /// Recomputes the carbon gauges from the estate's carbon view (every configured
+    /// scenario, zeros included), and with `per_host` the hosts' power from their
+    /// estimates and energy counters from the store's running totals.
+    pub fn refresh_carbon(
+        &self,
+        view: &CarbonView,
+        estimates: &[HostEstimate],
+        energy: &[HostEnergy],
+        per_host: bool,
+    ) {
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        for v in [
+            &self.carbon_energy,
+            &self.carbon_emissions,
+            &self.carbon_saved,
+        ] {
+            v.reset();
+        }
+        self.carbon_hosts.reset();
+        self.carbon_unplaced.reset();
+        let totals = |scenario: &str, t: &Totals| {
+            self.carbon_energy
+                .with_label_values(&[scenario])
+                .set(t.energy_kwh_per_year * JOULES_PER_KWH);
+            for (basis, kg) in [
+                ("location", t.location_kgco2e_per_year),
+                ("market", t.market_kgco2e_per_year),
+                ("embodied", t.embodied_kgco2e_per_year),
+            ] {
+                self.carbon_emissions
+                    .with_label_values(&[scenario, basis])
+                    .set(kg * GRAMS_PER_KG);
+            }
+        };
+        totals(ONPREM, &view.onprem);
+        for s in &view.scenarios {
+            let name = clip(&s.name);
+            totals(&name, &s.totals);
+            self.carbon_saved
+                .with_label_values(&[name.as_str()])
+                .set(s.saved_kgco2e_per_year * GRAMS_PER_KG);
+            self.carbon_unplaced
+                .with_label_values(&[name.as_str()])
+                .set(count(s.unplaced_hosts));
+            for r in READINESS_ORDER {
+                for stars in 1..=5u8 {
+                    self.carbon_hosts
+                        .with_label_values(&[name.as_str(), readiness_label(r), &stars.to_string()])
+                        .set(count(s.placed(r, stars)));
+                }
+            }
+        }
+        self.host_power.reset();
+        if !per_host {
+            self.host_energy.reset();
+            return;
+        }
+        for e in estimates {
+            let host = clip(&e.host_id);
+            if let Some(w) = e.onprem.measured_watts.filter(|w| w.is_finite()) {
+                self.host_power
+                    .with_label_values(&[host.as_str(), "measured"])
+                    .set(w);
+            }
+            if e.onprem.method != OnPremMethod::NotEstimated {
+                self.host_power
+                    .with_label_values(&[host.as_str(), "modelled"])
+                    .set(e.onprem.power_watts);
+            }
+        }
+        // Counters only rise: each host's is brought up to the store's total. A host
+        // gone from the store is dropped; a total below the counter (a host whose rows
+        // were deleted and who came back) starts its series again.
+        let mut present = std::collections::HashSet::with_capacity(energy.len());
+        for h in energy {
+            let host = clip(&h.host_id);
+            let counter = self.host_energy.with_label_values(&[host.as_str()]);
+            let seen = counter.get();
+            let total = h.energy_joules_total;
+            if total > seen {
+                counter.inc_by(total - seen);
+            } else if total < seen {
+                let _ = self.host_energy.remove_label_values(&[host.as_str()]);
+                let again = self.host_energy.with_label_values(&[host.as_str()]);
+                if total > 0.0 {
+                    again.inc_by(total);
+                }
+            }
+            present.insert(host);
+        }
+        use prometheus::core::Collector;
+        let gone: Vec<String> = self
+            .host_energy
+            .collect()
+            .iter()
+            .flat_map(|family| family.get_metric())
+            .flat_map(|m| m.get_label())
+            .filter(|l| l.name() == "host_id" && !present.contains(l.value()))
+            .map(|l| l.value().to_owned())
+            .collect();
+        for host in gone {
+            let _ = self.host_energy.remove_label_values(&[host.as_str()]);
+        }
+    }
+
     /// Brings the assessment counters up to the queue's counts.
     pub fn sync_assessments(&self, stored: u64, failed: u64, dropped: u64) {
         for (outcome, n) in [("stored", stored), ("failed", failed), ("dropped", dropped)] {
@@ -382,6 +564,16 @@ impl Metrics {
         let mut out = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
         Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+}
+
+/// The `readiness` label value of a readiness.
+fn readiness_label(r: Readiness) -> &'static str {
+    match r {
+        Readiness::Ready => "ready",
+        Readiness::ConditionallyReady => "conditional",
+        Readiness::NotReady => "not_ready",
+        Readiness::Unknown => "unknown",
     }
 }
 

@@ -136,6 +136,61 @@ pub fn host_query(raw: Option<&str>, stale_before: DateTime<Utc>) -> Result<Host
     })
 }
 
+/// Candidates in `GET /api/v1/carbon/candidates` when `limit` is not given.
+pub const DEFAULT_CANDIDATES_LIMIT: u32 = 100;
+
+/// `GET /api/v1/carbon/candidates`'s query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CandidatesQuery {
+    /// Only this scenario (every scenario when `None`).
+    pub scenario: Option<String>,
+    /// Most candidates answered.
+    pub limit: u32,
+}
+
+/// Parses `GET /api/v1/carbon/candidates`'s query string: `scenario` (one of
+/// `scenarios`, the configured ones) and `limit` (1 to [`MAX_PAGE_LIMIT`], default
+/// [`DEFAULT_CANDIDATES_LIMIT`]).
+pub fn candidates_query(
+    raw: Option<&str>,
+    scenarios: &[&str],
+) -> Result<CandidatesQuery, QueryError> {
+    let pairs = pairs(raw);
+    reject_unknown(&pairs, &["scenario", "limit"])?;
+    let scenario = non_empty("scenario", single(&pairs, "scenario")?)?;
+    if let Some(name) = scenario
+        && !scenarios.contains(&name)
+    {
+        return Err(bad(
+            "scenario",
+            format!(
+                "no scenario `{name}` (configured: {})",
+                if scenarios.is_empty() {
+                    "none".to_owned()
+                } else {
+                    scenarios.join(", ")
+                }
+            ),
+        ));
+    }
+    let limit = match single(&pairs, "limit")? {
+        None => DEFAULT_CANDIDATES_LIMIT,
+        Some(text) => match text.parse::<u32>() {
+            Ok(n) if (1..=MAX_PAGE_LIMIT).contains(&n) => n,
+            _ => {
+                return Err(bad(
+                    "limit",
+                    format!("`{text}` is not a whole number from 1 to {MAX_PAGE_LIMIT}"),
+                ));
+            }
+        },
+    };
+    Ok(CandidatesQuery {
+        scenario: scenario.map(str::to_owned),
+        limit,
+    })
+}
+
 /// A history range: `[from, to)` on the series windows' ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Range {
@@ -356,5 +411,28 @@ mod tests {
         assert_eq!(s.by_role.get("unlabelled"), Some(&1));
         assert_eq!(s.by_site.get("unlabelled"), Some(&3));
         assert_eq!(s.by_os_family.values().sum::<u64>(), 3);
+    }
+
+    #[test]
+    fn candidates_query_checks_the_scenario_and_the_limit() {
+        let known = ["aws-london", "retire-idle"];
+        let q = candidates_query(None, &known).unwrap();
+        assert_eq!((q.scenario, q.limit), (None, DEFAULT_CANDIDATES_LIMIT));
+        let q = candidates_query(Some("scenario=aws-london&limit=3"), &known).unwrap();
+        assert_eq!((q.scenario.as_deref(), q.limit), (Some("aws-london"), 3));
+        for (bad_query, param) in [
+            ("scenario=moon", "scenario"),
+            ("scenario=", "scenario"),
+            ("limit=0", "limit"),
+            ("limit=1001", "limit"),
+            ("limit=ten", "limit"),
+            ("scenario=aws-london&scenario=retire-idle", "scenario"),
+            ("sort=saved", "sort"),
+        ] {
+            let e = candidates_query(Some(bad_query), &known).unwrap_err();
+            assert_eq!(e.param, param, "{bad_query}");
+        }
+        let e = candidates_query(Some("scenario=moon"), &known).unwrap_err();
+        assert!(e.message.contains("aws-london, retire-idle"), "{e}");
     }
 }

@@ -6,8 +6,9 @@
 //! (`enrolment-token`, mode 0600) and the agent's state (`agent/`: host id, agent token,
 //! spool). A second run reuses all of it. The collector is [`crate::start`]ed in-process
 //! and the agent runs in-process through [`estate_agent::daemon`], its first report built
-//! at once. This module only wires the two together; it must not duplicate what either
-//! does.
+//! at once. Once this host is assessed, the first health-check report is written to
+//! `<data dir>/reports/` (HTML, and the JSON the next one compares with). This module
+//! only wires the parts together; it must not duplicate what any of them does.
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -40,6 +41,11 @@ pub const SAMPLE_INTERVAL: Duration = Duration::from_secs(5);
 pub const FIRST_REPORT_AFTER: Duration = Duration::from_secs(1);
 /// How long to wait for the first report before printing the addresses anyway.
 pub const FIRST_REPORT_WAIT: Duration = Duration::from_secs(60);
+/// How long to wait, once the first report is stored, for its assessment before
+/// writing the first health-check report anyway.
+pub const FIRST_ASSESSMENT_WAIT: Duration = Duration::from_secs(30);
+/// The reports directory in the data directory.
+pub const REPORTS_DIR: &str = "reports";
 
 /// What `quickstart` was asked for.
 #[derive(Debug, Clone, Default)]
@@ -141,7 +147,7 @@ pub async fn run(
         tokio::select! {
             () = &mut shutdown => {}
             () = async {
-                announce(&server, &base, &host, started).await;
+                announce(&server, &base, &host, started, &data_dir).await;
                 std::future::pending::<()>().await
             } => {}
         }
@@ -217,9 +223,63 @@ pub fn base_url(addr: SocketAddr) -> String {
     format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
+/// Once `host`'s assessment of this run is stored (or [`FIRST_ASSESSMENT_WAIT`]
+/// passes), writes the first health-check report (HTML, and the JSON the next report
+/// compares with) into `<data dir>/reports`; returns the HTML file.
+async fn first_report(
+    server: &Server,
+    host: &str,
+    since: chrono::DateTime<chrono::Utc>,
+    data_dir: &Path,
+) -> Result<PathBuf, String> {
+    let store = server.store();
+    let assessed = tokio::time::timeout(FIRST_ASSESSMENT_WAIT, async {
+        loop {
+            if let Ok(Some((a, _))) = store.assessment(host.to_owned()).await
+                && a.assessed_at >= since
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    })
+    .await;
+    if assessed.is_err() {
+        eprintln!(
+            "this host's assessment has not arrived after {} s; the first report shows it unscored",
+            FIRST_ASSESSMENT_WAIT.as_secs()
+        );
+    }
+    let assessor = tokio::task::spawn_blocking(|| {
+        crate::assess::Assessor::load(&crate::assess::AssessConfig::default())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())?;
+    let config = crate::report::ReportsConfig {
+        formats: vec![crate::report::Format::Html],
+        ..crate::report::ReportsConfig::new(data_dir.join(REPORTS_DIR))
+    };
+    let paths =
+        crate::report::schedule::run_once(&config, store.as_ref(), &assessor, chrono::Utc::now())
+            .await
+            .map_err(|e| e.to_string())?;
+    paths
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "html"))
+        .ok_or_else(|| "no HTML report was written".to_owned())
+}
+
 /// Waits until this run's first report of `host` is stored with an inventory (or
-/// [`FIRST_REPORT_WAIT`] passes), then prints the addresses.
-async fn announce(server: &Server, base: &str, host: &str, started: chrono::DateTime<chrono::Utc>) {
+/// [`FIRST_REPORT_WAIT`] passes), writes the first health-check report, then prints the
+/// addresses and the report's path.
+async fn announce(
+    server: &Server,
+    base: &str,
+    host: &str,
+    started: chrono::DateTime<chrono::Utc>,
+    data_dir: &Path,
+) {
     let store = server.store();
     // A report of this run: built (at least FIRST_REPORT_AFTER) after the start, which a
     // previous run's final report was not. The store keeps microseconds.
@@ -245,13 +305,21 @@ async fn announce(server: &Server, base: &str, host: &str, started: chrono::Date
             FIRST_REPORT_WAIT.as_secs()
         );
     }
+    let report = if arrived.is_ok() {
+        first_report(server, host, since, data_dir).await
+    } else {
+        Err("no report from this host yet".to_owned())
+    };
     println!("  API:       {base}/api/v1/hosts");
     println!("  this host: {base}/api/v1/hosts/{host}");
     println!("  checks:    {base}/api/v1/hosts/{host}/checks");
     println!("  score:     {base}/api/v1/estate/score");
+    println!("  carbon:    {base}/api/v1/carbon");
     println!("  metrics:   {base}/metrics");
-    println!("  (the web page and report files come with issue 6; `estate-server audit --report`");
-    println!("   and `estate-server estimate --report` work on a report file today)");
+    match report {
+        Ok(path) => println!("  report:    {}", path.display()),
+        Err(e) => eprintln!("the first health-check report was not written: {e}"),
+    }
     println!("Ctrl-C to stop.");
 }
 

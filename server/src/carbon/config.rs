@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::carbon::data::{CarbonData, Provider};
+use crate::carbon::input::Readiness;
 
 /// `[carbon]`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -32,6 +33,99 @@ pub struct CarbonConfig {
     /// Scenarios to evaluate for every matching server.
     #[serde(default)]
     pub scenarios: Vec<ScenarioConfig>,
+    /// How a host's cloud readiness follows from an audit profile's results.
+    #[serde(default)]
+    pub readiness: ReadinessConfig,
+}
+
+/// The name the estate's on-premises figures go by in metrics
+/// (`estate_carbon_*{scenario="onprem"}`); no scenario may take it.
+pub const ONPREM: &str = "onprem";
+
+/// The audit profile readiness is read from when `[carbon.readiness]` names none.
+pub const DEFAULT_READINESS_PROFILE: &str = "cloud-readiness";
+/// Above this share of the readiness profile's applicable checks ending in `error`, a
+/// host's readiness is `unknown` (`[carbon.readiness] unknown_above_ratio`).
+pub const DEFAULT_UNKNOWN_ABOVE_RATIO: f64 = 0.5;
+
+/// `[carbon.readiness]`: a host's cloud readiness from the results of an audit profile
+/// (`docs/methodology.md`, Readiness). A failing check gives the readiness its severity
+/// maps to in `on_fail`; `not_ready` wins, then `unknown` when most of the profile's
+/// applicable checks could not be evaluated, then the worst of the rest; no failing
+/// check is `ready`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadinessConfig {
+    /// The audit profile evaluated ([`DEFAULT_READINESS_PROFILE`]).
+    #[serde(default = "default_readiness_profile")]
+    pub profile: String,
+    /// The readiness a failing (or waived) check gives, by its severity.
+    #[serde(default)]
+    pub on_fail: OnFail,
+    /// Above this share (0-1) of applicable checks in `error`, the host is `unknown`
+    /// ([`DEFAULT_UNKNOWN_ABOVE_RATIO`]).
+    #[serde(default = "default_unknown_above_ratio")]
+    pub unknown_above_ratio: f64,
+}
+
+fn default_readiness_profile() -> String {
+    DEFAULT_READINESS_PROFILE.to_owned()
+}
+
+fn default_unknown_above_ratio() -> f64 {
+    DEFAULT_UNKNOWN_ABOVE_RATIO
+}
+
+impl Default for ReadinessConfig {
+    fn default() -> Self {
+        ReadinessConfig {
+            profile: default_readiness_profile(),
+            on_fail: OnFail::default(),
+            unknown_above_ratio: DEFAULT_UNKNOWN_ABOVE_RATIO,
+        }
+    }
+}
+
+/// `[carbon.readiness.on_fail]`: the readiness a failing check of each severity gives.
+/// Defaults: critical and high `not_ready`, the others `conditionally_ready`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnFail {
+    /// A failing critical check.
+    #[serde(default = "not_ready")]
+    pub critical: Readiness,
+    /// A failing high check.
+    #[serde(default = "not_ready")]
+    pub high: Readiness,
+    /// A failing medium check.
+    #[serde(default = "conditionally_ready")]
+    pub medium: Readiness,
+    /// A failing low check.
+    #[serde(default = "conditionally_ready")]
+    pub low: Readiness,
+    /// A failing info check.
+    #[serde(default = "conditionally_ready")]
+    pub info: Readiness,
+}
+
+fn not_ready() -> Readiness {
+    Readiness::NotReady
+}
+
+fn conditionally_ready() -> Readiness {
+    Readiness::ConditionallyReady
+}
+
+impl Default for OnFail {
+    fn default() -> Self {
+        OnFail {
+            critical: Readiness::NotReady,
+            high: Readiness::NotReady,
+            medium: Readiness::ConditionallyReady,
+            low: Readiness::ConditionallyReady,
+            info: Readiness::ConditionallyReady,
+        }
+    }
 }
 
 /// `[carbon.sites.NAME]`.
@@ -195,6 +289,20 @@ impl CarbonConfig {
                 message: "sockets and threads must be at least 1 and memory_gib >= 0".to_owned(),
             });
         }
+        let r = &self.readiness;
+        if r.profile.trim().is_empty() {
+            out.push(Problem {
+                key: "carbon.readiness.profile".to_owned(),
+                message: "must name an audit profile".to_owned(),
+            });
+        }
+        check_ratio(
+            &mut out,
+            "carbon.readiness.unknown_above_ratio".to_owned(),
+            r.unknown_above_ratio,
+            0.0,
+            1.0,
+        );
         let mut names = std::collections::BTreeSet::new();
         for (i, s) in self.scenarios.iter().enumerate() {
             let key = |k: &str| format!("carbon.scenarios[{i}].{k}");
@@ -202,6 +310,14 @@ impl CarbonConfig {
                 out.push(Problem {
                     key: key("name"),
                     message: format!("scenario names must be unique and not empty: `{}`", s.name),
+                });
+            } else if s.name == ONPREM {
+                out.push(Problem {
+                    key: key("name"),
+                    message: format!(
+                        "`{ONPREM}` is reserved for the on-premises figures (metrics label \
+                         `scenario=\"{ONPREM}\"`); choose another name"
+                    ),
                 });
             }
             if let Some(c) = s.comfort_factor {

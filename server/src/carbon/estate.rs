@@ -1,6 +1,8 @@
 //! Estate aggregation: totals on-premises and per scenario, and the migration (or
 //! retirement) candidates ranked by carbon saved. Pure: it only adds up results.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::carbon::Readiness;
@@ -51,6 +53,99 @@ pub struct ScenarioTotals {
     pub unplaced_hosts: usize,
     /// Hosts placed (or retired), by readiness.
     pub readiness: ReadinessCounts,
+    /// Hosts placed (or retired), by confidence stars (`"1"` to `"5"`, all present).
+    pub confidence: BTreeMap<u8, usize>,
+    /// Hosts placed (or retired) by readiness and confidence together, the non-zero
+    /// pairs, by readiness then stars.
+    pub by_readiness_and_confidence: Vec<PlacedCount>,
+}
+
+impl ScenarioTotals {
+    /// A scenario's totals before any host is added.
+    pub fn empty(
+        name: Text,
+        kind: ScenarioKind,
+        provider: Option<Provider>,
+        region: Option<Text>,
+    ) -> ScenarioTotals {
+        ScenarioTotals {
+            name,
+            kind,
+            provider,
+            region,
+            totals: Totals::default(),
+            onprem_kgco2e_per_year: 0.0,
+            saved_kgco2e_per_year: 0.0,
+            unplaced_hosts: 0,
+            readiness: ReadinessCounts::default(),
+            confidence: (1..=5).map(|n| (n, 0)).collect(),
+            by_readiness_and_confidence: Vec::new(),
+        }
+    }
+
+    /// Hosts placed (or retired) with this readiness and confidence.
+    pub fn placed(&self, readiness: Readiness, confidence: u8) -> usize {
+        self.by_readiness_and_confidence
+            .iter()
+            .find(|p| p.readiness == readiness && p.confidence == confidence)
+            .map_or(0, |p| p.hosts)
+    }
+}
+
+impl EstateSummary {
+    /// The summary over the scenarios configured now (`configured`, empty totals from
+    /// [`crate::carbon::Estimator::empty_totals`]), in their order: a scenario no host
+    /// has yet shows zeros, and one no longer configured (in estimates stored before a
+    /// reload, until they are rewritten) is left out, with its candidates.
+    pub fn for_scenarios(mut self, configured: Vec<ScenarioTotals>) -> EstateSummary {
+        let mut found = std::mem::take(&mut self.scenarios);
+        self.scenarios = configured
+            .into_iter()
+            .map(
+                |empty| match found.iter().position(|t| t.name == empty.name) {
+                    Some(i) => found.swap_remove(i),
+                    None => empty,
+                },
+            )
+            .collect();
+        let names: Vec<&Text> = self.scenarios.iter().map(|t| &t.name).collect();
+        self.candidates.retain(|c| names.contains(&&c.scenario));
+        self
+    }
+}
+
+/// How many placed hosts have one readiness and one confidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PlacedCount {
+    /// The readiness.
+    pub readiness: Readiness,
+    /// The confidence, stars 1-5.
+    pub confidence: u8,
+    /// Hosts.
+    pub hosts: usize,
+}
+
+/// Every readiness, in the order counts are listed.
+pub const READINESS_ORDER: [Readiness; 4] = [
+    Readiness::Ready,
+    Readiness::ConditionallyReady,
+    Readiness::NotReady,
+    Readiness::Unknown,
+];
+
+fn readiness_index(r: Readiness) -> usize {
+    match r {
+        Readiness::Ready => 0,
+        Readiness::ConditionallyReady => 1,
+        Readiness::NotReady => 2,
+        Readiness::Unknown => 3,
+    }
+}
+
+/// Stars clamped to 1-5 (a result's confidence is always in range; this keeps a
+/// malformed stored one from being lost from the counts).
+fn stars(confidence: u8) -> u8 {
+    confidence.clamp(1, 5)
 }
 
 /// A host worth moving or retiring.
@@ -132,6 +227,8 @@ pub fn summarise<'a>(
 ) -> EstateSummary {
     let mut onprem = Totals::default();
     let mut scenarios: Vec<ScenarioTotals> = Vec::new();
+    // Per scenario (same index): hosts by readiness x stars.
+    let mut matrix: Vec<[[usize; 5]; 4]> = Vec::new();
     // Candidates are ranked by reference and materialised only when kept.
     let mut ranked: Vec<Ranked<'a>> = Vec::new();
     for e in estimates {
@@ -154,17 +251,13 @@ pub fn summarise<'a>(
             let i = match scenarios.iter().position(|t| t.name == s.name) {
                 Some(i) => i,
                 None => {
-                    scenarios.push(ScenarioTotals {
-                        name: s.name.clone(),
-                        kind: s.kind,
-                        provider: s.provider,
-                        region: s.region.clone(),
-                        totals: Totals::default(),
-                        onprem_kgco2e_per_year: 0.0,
-                        saved_kgco2e_per_year: 0.0,
-                        unplaced_hosts: 0,
-                        readiness: ReadinessCounts::default(),
-                    });
+                    scenarios.push(ScenarioTotals::empty(
+                        s.name.clone(),
+                        s.kind,
+                        s.provider,
+                        s.region.clone(),
+                    ));
+                    matrix.push([[0; 5]; 4]);
                     scenarios.len() - 1
                 }
             };
@@ -190,12 +283,39 @@ pub fn summarise<'a>(
             t.onprem_kgco2e_per_year += o.total_kgco2e_per_year();
             t.saved_kgco2e_per_year += s.saved_kgco2e_per_year;
             t.readiness.add(s.readiness);
+            let n = stars(s.confidence);
+            *t.confidence.entry(n).or_default() += 1;
+            if let Some(m) = matrix.get_mut(i) {
+                m[readiness_index(s.readiness)][usize::from(n - 1)] += 1;
+            }
             if s.saved_kgco2e_per_year > 0.0 {
                 ranked.push((s.saved_kgco2e_per_year, e, s));
             }
         }
     }
-    if let Some(n) = max_candidates
+    for (t, m) in scenarios.iter_mut().zip(&matrix) {
+        for (ri, r) in READINESS_ORDER.iter().enumerate() {
+            for (si, n) in m[ri].iter().enumerate() {
+                if *n > 0 {
+                    t.by_readiness_and_confidence.push(PlacedCount {
+                        readiness: *r,
+                        confidence: (si + 1) as u8,
+                        hosts: *n,
+                    });
+                }
+            }
+        }
+    }
+    EstateSummary {
+        onprem,
+        scenarios,
+        candidates: keep_best(ranked, max_candidates),
+    }
+}
+
+/// The `max` best of `ranked` (all when `None`), best first, as candidates.
+fn keep_best(mut ranked: Vec<Ranked<'_>>, max: Option<usize>) -> Vec<Candidate> {
+    if let Some(n) = max
         && n < ranked.len()
     {
         if n > 0 {
@@ -204,7 +324,7 @@ pub fn summarise<'a>(
         ranked.truncate(n);
     }
     ranked.sort_by(rank_order);
-    let candidates = ranked
+    ranked
         .into_iter()
         .map(|(_, e, s)| Candidate {
             host_id: e.host_id.clone(),
@@ -214,10 +334,29 @@ pub fn summarise<'a>(
             readiness: s.readiness,
             confidence: s.confidence,
         })
-        .collect();
-    EstateSummary {
-        onprem,
-        scenarios,
-        candidates,
+        .collect()
+}
+
+/// Candidates of one scenario (every scenario when `None`): (host, scenario) pairs
+/// with a positive saving, largest first (ties by host, then scenario), at most `max`
+/// of them (all when `None`); and how many there are in all.
+pub fn candidates<'a>(
+    estimates: impl IntoIterator<Item = &'a HostEstimate>,
+    scenario: Option<&str>,
+    max: Option<usize>,
+) -> (usize, Vec<Candidate>) {
+    let mut ranked: Vec<Ranked<'a>> = Vec::new();
+    for e in estimates {
+        for s in &e.scenarios {
+            let placed = !(s.kind == ScenarioKind::Cloud && s.instance.is_none());
+            if placed
+                && s.saved_kgco2e_per_year > 0.0
+                && scenario.is_none_or(|name| s.name.as_str() == name)
+            {
+                ranked.push((s.saved_kgco2e_per_year, e, s));
+            }
+        }
     }
+    let total = ranked.len();
+    (total, keep_best(ranked, max))
 }

@@ -7,10 +7,10 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A named value with its unit, source and version, as listed in a result's `factors`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Factor {
     /// Stable name, e.g. `platform_overhead_ratio` or `cpu_tdp_watts:Xeon Gold 6230`.
     pub name: String,
@@ -56,6 +56,14 @@ impl Deref for FactorRef {
 impl Serialize for FactorRef {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for FactorRef {
+    /// A stored result read back: each factor becomes a reference of its own (the sharing
+    /// with the loaded data is not restored).
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Factor::deserialize(deserializer).map(FactorRef::new)
     }
 }
 
@@ -149,8 +157,15 @@ impl Serialize for Text {
     }
 }
 
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        Ok(Text::new(&s))
+    }
+}
+
 /// The factors one result used, each once, in the order first used.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Factors(Vec<FactorRef>);
 

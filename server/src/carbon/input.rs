@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use estate_protocol::{
     Chassis, DiskKind, Inventory, PowerMeter, PowerSource, Report, Summary, Utilisation,
     VirtualizationKind,
@@ -247,6 +248,79 @@ pub struct MeasuredPower {
     pub gpu_watts: Option<f64>,
 }
 
+impl MeasuredPower {
+    /// The measured power without overlaps, before any overhead, watts: `psys` when
+    /// read (it covers the platform), else the packages and DRAM; plus the GPUs. `None`
+    /// when no CPU or GPU domain was read.
+    pub fn total_watts(&self) -> Option<f64> {
+        let cpu = self
+            .psys_watts
+            .or_else(|| self.package_watts.map(|p| p + self.dram_watts));
+        match (cpu, self.gpu_watts) {
+            (None, None) => None,
+            (c, g) => Some(c.unwrap_or(0.0) + g.unwrap_or(0.0)),
+        }
+    }
+}
+
+/// Seconds of `[from, to)` covered by at least one of `windows` (start, end), counting
+/// overlapping windows once. Windows are clipped to the range; empty or reversed ones
+/// count nothing.
+pub fn covered_seconds(
+    windows: impl IntoIterator<Item = (DateTime<Utc>, DateTime<Utc>)>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> f64 {
+    let mut spans: Vec<(DateTime<Utc>, DateTime<Utc>)> = windows
+        .into_iter()
+        .map(|(s, e)| (s.max(from), e.min(to)))
+        .filter(|(s, e)| s < e)
+        .collect();
+    spans.sort();
+    let mut covered = chrono::Duration::zero();
+    let mut current: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
+    for (s, e) in spans {
+        match &mut current {
+            Some((_, ce)) if s <= *ce => *ce = (*ce).max(e),
+            _ => {
+                if let Some((cs, ce)) = current {
+                    covered += ce - cs;
+                }
+                current = Some((s, e));
+            }
+        }
+    }
+    if let Some((cs, ce)) = current {
+        covered += ce - cs;
+    }
+    covered.num_milliseconds() as f64 / 1000.0
+}
+
+impl UtilisationInput {
+    /// Restates the samples over a longer assessment window: at the sampling rate of
+    /// this report (`samples_expected` over `report_secs`), the samples expected over
+    /// `window_secs`, and as taken the samples of `covered_secs` (the part of the window
+    /// that reports with utilisation cover, [`covered_seconds`]). The coverage ratio —
+    /// and so the confidence stars — then says how much of the window the data covers,
+    /// not only how complete the last report was.
+    pub fn over_window(mut self, covered_secs: f64, window_secs: f64, report_secs: f64) -> Self {
+        let rate = if report_secs > 0.0 && self.samples_expected > 0 {
+            self.samples_expected as f64 / report_secs
+        } else {
+            // No rate known: one sample a second, which leaves the ratio unchanged.
+            1.0
+        };
+        let window = window_secs.max(0.0);
+        let expected = (rate * window).round().max(1.0);
+        let taken = (rate * covered_secs.clamp(0.0, window))
+            .round()
+            .min(expected);
+        self.samples_expected = expected as u64;
+        self.samples_taken = taken as u64;
+        self
+    }
+}
+
 /// Everything the estimate needs about one host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostInput {
@@ -350,6 +424,22 @@ impl HostInput {
             readiness: Readiness::Unknown,
         }
     }
+}
+
+/// The readings that add up to the host's power without counting anything twice: RAPL
+/// `psys` when read (it covers the platform), else the `package-*` and `dram*` domains
+/// (`core` and `uncore` are parts of their package); plus every NVML GPU.
+pub fn non_overlapping(
+    readings: &[estate_protocol::PowerReading],
+) -> impl Iterator<Item = &estate_protocol::PowerReading> {
+    let psys = readings
+        .iter()
+        .any(|r| r.meter == PowerMeter::Rapl && r.domain.starts_with("psys"));
+    readings.iter().filter(move |r| match r.meter {
+        PowerMeter::Rapl if psys => r.domain.starts_with("psys"),
+        PowerMeter::Rapl => r.domain.starts_with("package") || r.domain.starts_with("dram"),
+        PowerMeter::Nvml => true,
+    })
 }
 
 fn measured(report: &Report) -> Option<MeasuredPower> {

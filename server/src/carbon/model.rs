@@ -293,6 +293,12 @@ impl Estimator {
         self.scenarios.iter().map(|s| s.name.as_str())
     }
 
+    /// Each configured scenario's estate totals before any host is added, in config
+    /// order (for [`crate::carbon::EstateSummary::for_scenarios`]).
+    pub fn empty_totals(&self) -> Vec<crate::carbon::ScenarioTotals> {
+        self.scenarios.iter().map(|s| s.empty_totals()).collect()
+    }
+
     /// Estimates one host: on-premises and every scenario that applies.
     pub fn estimate(&self, host: &HostInput, what_if: &WhatIf) -> HostEstimate {
         let mut factors = Factors::with_capacity(48);
@@ -565,6 +571,7 @@ impl Estimator {
             return OnPrem {
                 method: OnPremMethod::NotEstimated,
                 power_watts: 0.0,
+                measured_watts: host.measured.as_ref().and_then(|m| m.total_watts()),
                 energy_kwh_per_year: 0.0,
                 location_kgco2e_per_year: 0.0,
                 market_kgco2e_per_year: 0.0,
@@ -584,6 +591,18 @@ impl Estimator {
             .as_ref()
             .filter(|_| r.class != Class::Vm)
             .filter(|p| p.psys_watts.is_some() || p.package_watts.is_some());
+        // A running CPU package never draws (next to) nothing: such a reading is counters
+        // that did not move, and the model is the better estimate.
+        let measured = match measured {
+            Some(p)
+                if p.psys_watts.or(p.package_watts).unwrap_or(0.0)
+                    < super::MIN_PLAUSIBLE_RAPL_WATTS =>
+            {
+                notes.push(Note::MeasuredImplausible);
+                None
+            }
+            other => other,
+        };
         let (method, watts): (OnPremMethod, [f64; 3]) = match (r.class, measured) {
             (Class::Vm, _) => {
                 self.utilisation_factor(r, f);
@@ -706,6 +725,7 @@ impl Estimator {
         OnPrem {
             method,
             power_watts: watts[0],
+            measured_watts: host.measured.as_ref().and_then(|m| m.total_watts()),
             energy_kwh_per_year: energy,
             location_kgco2e_per_year: energy * self.uk.v(),
             market_kgco2e_per_year: energy * market.v(),

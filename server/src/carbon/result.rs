@@ -1,7 +1,7 @@
 //! The serialisable results: one [`HostEstimate`] per host (on-premises, each scenario
 //! that applies, and the factors used), and the codes of the notes they carry.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::carbon::Readiness;
 use crate::carbon::config::{ScenarioKind, Sizing};
@@ -9,7 +9,7 @@ use crate::carbon::data::{MatchConfidence, Provider};
 use crate::carbon::factor::{Factors, Text};
 
 /// The estimate for one host.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HostEstimate {
     /// The host.
     pub host_id: String,
@@ -17,12 +17,37 @@ pub struct HostEstimate {
     pub onprem: OnPrem,
     /// Each scenario that applies to the host.
     pub scenarios: Vec<ScenarioResult>,
-    /// Every factor used, once each.
+    /// Every factor used, once each (empty when read back from a compact copy).
+    #[serde(default)]
     pub factors: Factors,
 }
 
+/// A [`HostEstimate`] without its factors, for storing beside the full one: the figures
+/// estate totals need, a fraction of the size. It reads back as a `HostEstimate` with
+/// empty `factors`.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct CompactEstimate<'a> {
+    /// The host.
+    pub host_id: &'a str,
+    /// On-premises today.
+    pub onprem: &'a OnPrem,
+    /// Each scenario that applies to the host.
+    pub scenarios: &'a [ScenarioResult],
+}
+
+impl HostEstimate {
+    /// The estimate without its factors ([`CompactEstimate`]).
+    pub fn compact(&self) -> CompactEstimate<'_> {
+        CompactEstimate {
+            host_id: &self.host_id,
+            onprem: &self.onprem,
+            scenarios: &self.scenarios,
+        }
+    }
+}
+
 /// How the on-premises power was obtained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OnPremMethod {
     /// RAPL `psys` (whole platform), plus NVML GPU power.
@@ -40,7 +65,7 @@ pub enum OnPremMethod {
 }
 
 /// What the CPU brand string matched.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CpuMatchInfo {
     /// Exact, family or fallback.
     pub confidence: MatchConfidence,
@@ -51,7 +76,7 @@ pub struct CpuMatchInfo {
 }
 
 /// Flags explaining where an estimate rests on an assumption.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Note {
     /// Only the CPU's microarchitecture was recognised.
@@ -82,15 +107,22 @@ pub enum Note {
     MemorySizedAsOnprem,
     /// No instance of the families fits.
     NoInstanceFits,
+    /// RAPL read less than [`crate::carbon::MIN_PLAUSIBLE_RAPL_WATTS`] (counters that did
+    /// not move: a stuck driver, or a recorded system): modelled instead.
+    MeasuredImplausible,
 }
 
 /// On-premises today, per year.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OnPrem {
     /// How the power was obtained.
     pub method: OnPremMethod,
     /// Average power at the plug (before the facility's PUE), watts.
     pub power_watts: f64,
+    /// What the report measured, watts: RAPL `psys`, else its `package-*` and `dram*`
+    /// domains, plus NVML GPUs; before any overhead. `None` when nothing was measured.
+    #[serde(default)]
+    pub measured_watts: Option<f64>,
     /// Energy including the facility's PUE, kWh/yr.
     pub energy_kwh_per_year: f64,
     /// Location-based operational emissions, kgCO2e/yr.
@@ -121,7 +153,7 @@ impl OnPrem {
 }
 
 /// One scenario for one host, per year.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScenarioResult {
     /// The scenario's name.
     pub name: Text,

@@ -5,6 +5,7 @@
 
 use crate::carbon::config::{ScenarioConfig, ScenarioKind, Sizing};
 use crate::carbon::data::{CarbonData, Grid, Provider, ReadinessCondition};
+use crate::carbon::estate::ScenarioTotals;
 use crate::carbon::factor::{End, FactorRef, Factors, Param, Text};
 use crate::carbon::input::HostInput;
 use crate::carbon::model::{
@@ -190,6 +191,16 @@ impl Compiled {
             retire_below,
             cloud,
         })
+    }
+
+    /// The scenario's estate totals before any host is added.
+    pub fn empty_totals(&self) -> ScenarioTotals {
+        ScenarioTotals::empty(
+            self.name.clone(),
+            self.kind,
+            self.cloud.as_ref().map(|c| c.provider),
+            self.cloud.as_ref().map(|c| c.region.clone()),
+        )
     }
 
     fn selects(&self, host: &HostInput) -> bool {

@@ -862,6 +862,228 @@ fn results_serialise_with_the_documented_fields() {
     assert_eq!(v["scenarios"][0]["provider"], "aws");
 }
 
+#[test]
+fn estimates_read_back_from_json_equal_themselves_and_the_compact_copy_drops_factors() {
+    let est = estimator(SCENARIOS);
+    for r in [r740(), debian_vm()] {
+        let e = est.estimate(&HostInput::from_report(&r, None), &WhatIf::default());
+        let full = serde_json::to_value(&e).unwrap();
+        let back: HostEstimate = serde_json::from_value(full.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&back).unwrap(), full);
+        assert_eq!(back.factors.len(), e.factors.len());
+        let compact = serde_json::to_string(&e.compact()).unwrap();
+        let read: HostEstimate = serde_json::from_str(&compact).unwrap();
+        assert!(read.factors.is_empty());
+        let mut without = full.clone();
+        without["factors"] = serde_json::json!([]);
+        assert_eq!(serde_json::to_value(&read).unwrap(), without);
+        // Adding up the compact copies gives the same totals as the estimates.
+        assert_eq!(summarise([&read], None), summarise([&e], None));
+    }
+}
+
+#[test]
+fn measured_watts_are_what_the_report_read_without_overlaps() {
+    let est = estimator(SCENARIOS);
+    // The R740: two packages and two DRAM domains, no psys.
+    let host = HostInput::from_report(&r740(), None);
+    let m = host.measured.clone().unwrap();
+    let e = est.estimate(&host, &WhatIf::default());
+    let want = m.package_watts.unwrap() + m.dram_watts;
+    assert_eq!(e.onprem.measured_watts, Some(want));
+    // RAPL: the estimate adds the platform overhead to what was measured.
+    assert!(e.onprem.power_watts > want);
+    // psys covers the platform: packages and DRAM are not added to it; GPUs are.
+    let p = MeasuredPower {
+        psys_watts: Some(30.0),
+        package_watts: Some(12.0),
+        dram_watts: 2.0,
+        gpu_watts: Some(5.0),
+    };
+    assert_eq!(p.total_watts(), Some(35.0));
+    let gpu_only = MeasuredPower {
+        gpu_watts: Some(70.0),
+        ..MeasuredPower::default()
+    };
+    assert_eq!(gpu_only.total_watts(), Some(70.0));
+    assert_eq!(MeasuredPower::default().total_watts(), None);
+    // A VM measured nothing.
+    let vm = est.estimate(
+        &HostInput::from_report(&debian_vm(), None),
+        &WhatIf::default(),
+    );
+    assert_eq!(vm.onprem.measured_watts, None);
+}
+
+/// Counters that did not move (0 W from RAPL) are not a measurement: the host is modelled,
+/// with a note saying why.
+#[test]
+fn an_implausible_rapl_reading_is_modelled_instead() {
+    let est = estimator(SCENARIOS);
+    let mut report = r740();
+    for r in &mut report.power.readings {
+        r.average_watts = 0.0;
+        r.energy_joules = 0.0;
+    }
+    let e = est.estimate(&HostInput::from_report(&report, None), &WhatIf::default());
+    assert_eq!(e.onprem.method, OnPremMethod::ModelledTdp);
+    assert!(e.onprem.notes.contains(&Note::MeasuredImplausible));
+    assert!(e.onprem.power_watts > 50.0, "{}", e.onprem.power_watts);
+    // A real reading is still taken as it is.
+    let real = est.estimate(&HostInput::from_report(&r740(), None), &WhatIf::default());
+    assert_eq!(real.onprem.method, OnPremMethod::MeasuredRapl);
+    assert!(!real.onprem.notes.contains(&Note::MeasuredImplausible));
+}
+
+#[test]
+fn coverage_over_a_window_counts_overlaps_once_and_clips() {
+    use chrono::{Duration, TimeZone, Utc};
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+    let h = |n: i64| t0 + Duration::hours(n);
+    let to = h(100);
+    assert_eq!(covered_seconds([], t0, to), 0.0);
+    // [0,2) and [1,3) overlap: 3 h; [5,6): 1 h; [99,105) clipped to 1 h; a reversed and a
+    // before-the-window one: nothing.
+    let windows = [
+        (h(1), h(3)),
+        (h(0), h(2)),
+        (h(5), h(6)),
+        (h(99), h(105)),
+        (h(8), h(7)),
+        (h(-10), h(-5)),
+    ];
+    assert_eq!(covered_seconds(windows, t0, to), 5.0 * 3600.0);
+    // Restated over the window at the report's sampling rate (30 samples in 300 s).
+    let u = UtilisationInput {
+        samples_taken: 30,
+        samples_expected: 30,
+        ..UtilisationInput::default()
+    };
+    let w = u.over_window(5.0 * 3600.0, 100.0 * 3600.0, 300.0);
+    assert_eq!(w.samples_expected, 36_000);
+    assert_eq!(w.samples_taken, 1_800);
+    assert!((w.coverage_ratio() - 0.05).abs() < 1e-12);
+    // Covered time past the window is capped at the whole window.
+    let full = UtilisationInput::default().over_window(1e9, 3600.0, 0.0);
+    assert_eq!(full.coverage_ratio(), 1.0);
+}
+
+#[test]
+fn estate_counts_by_confidence_and_readiness_and_ranks_candidates_per_scenario() {
+    let est = estimator(SCENARIOS);
+    let mut hosts = Vec::new();
+    for (i, (r, readiness, taken)) in [
+        (r740(), Readiness::Ready, 30),
+        (debian_vm(), Readiness::NotReady, 30),
+        (r740(), Readiness::ConditionallyReady, 5),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut h = HostInput::from_report(&r, None);
+        h.host_id = format!("h{i}");
+        h.readiness = readiness;
+        h.utilisation.as_mut().unwrap().samples_taken = taken;
+        hosts.push(h);
+    }
+    let estimates: Vec<HostEstimate> = hosts
+        .iter()
+        .map(|h| est.estimate(h, &WhatIf::default()))
+        .collect();
+    let s = summarise(&estimates, None);
+    for t in &s.scenarios {
+        let placed = t.totals.hosts;
+        assert_eq!(t.confidence.values().sum::<usize>(), placed, "{}", t.name);
+        assert_eq!(t.confidence.len(), 5);
+        let pairs: usize = t.by_readiness_and_confidence.iter().map(|p| p.hosts).sum();
+        assert_eq!(pairs, placed, "{}", t.name);
+        let r = t.readiness;
+        assert_eq!(
+            r.ready + r.conditionally_ready + r.not_ready + r.unknown,
+            placed
+        );
+        for p in &t.by_readiness_and_confidence {
+            assert_eq!(t.placed(p.readiness, p.confidence), p.hosts);
+        }
+    }
+    let aws = s
+        .scenarios
+        .iter()
+        .find(|t| t.name.as_str() == "aws-london")
+        .unwrap();
+    // h2 covered 5 of 30 samples: 17 % → 1 star; the others 5 stars.
+    assert_eq!(aws.confidence[&1], 1);
+    assert_eq!(aws.confidence[&5], 2);
+    assert_eq!(aws.placed(Readiness::NotReady, 5), 1);
+
+    // Candidates of one scenario, best first, limited; the total counts them all.
+    let (total, best) = candidates(&estimates, Some("aws-london"), Some(1));
+    let all_aws: Vec<f64> = estimates
+        .iter()
+        .flat_map(|e| &e.scenarios)
+        .filter(|r| r.name.as_str() == "aws-london" && r.saved_kgco2e_per_year > 0.0)
+        .map(|r| r.saved_kgco2e_per_year)
+        .collect();
+    assert_eq!(total, all_aws.len());
+    assert_eq!(best.len(), 1);
+    assert_eq!(
+        best[0].saved_kgco2e_per_year,
+        all_aws.iter().copied().fold(f64::MIN, f64::max)
+    );
+    let (every, listed) = candidates(&estimates, None, None);
+    assert_eq!(every, s.candidates.len());
+    assert_eq!(listed, s.candidates);
+    assert_eq!(candidates(&estimates, Some("moon"), None).0, 0);
+
+    // Over the configured scenarios: config order, an empty one shows zeros, a dropped
+    // one (and its candidates) goes.
+    let fewer = estimator(
+        r#"
+[[scenarios]]
+name = "gcp-london"
+kind = "cloud"
+provider = "gcp"
+region = "europe-west2"
+families = ["n2-standard"]
+
+[[scenarios]]
+name = "nothing-matches"
+kind = "retire"
+hosts = { role = "none" }
+"#,
+    );
+    let view = summarise(&estimates, None).for_scenarios(fewer.empty_totals());
+    let names: Vec<&str> = view.scenarios.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["gcp-london", "nothing-matches"]);
+    assert_eq!(view.scenarios[1].totals.hosts, 0);
+    assert_eq!(view.scenarios[1].kind, ScenarioKind::Retire);
+    assert!(view.scenarios[1].by_readiness_and_confidence.is_empty());
+    assert!(
+        view.candidates
+            .iter()
+            .all(|c| c.scenario.as_str() == "gcp-london")
+    );
+    assert_eq!(view.onprem, s.onprem);
+}
+
+#[test]
+fn a_scenario_may_not_be_called_onprem() {
+    let problems = config(
+        r#"
+[[scenarios]]
+name = "onprem"
+kind = "retire"
+"#,
+    )
+    .problems(&data());
+    assert_eq!(problems.len(), 1);
+    assert_eq!(
+        problems[0].key,
+        "scenarios[0].name".replace("scenarios", "carbon.scenarios")
+    );
+    assert!(problems[0].message.contains("reserved"), "{}", problems[0]);
+}
+
 // ---------------------------------------------------------------------------------
 // Invalid data files: each fixture folder replaces data files and lists, in `expected`,
 // the messages the load must produce.

@@ -88,7 +88,7 @@ pub struct CarbonArgs {
 }
 
 /// The assessment settings with the year and scenario given on the command line.
-fn carbon_settings(
+pub(super) fn carbon_settings(
     config: &ServerConfig,
     year: Option<i32>,
     scenario: Option<&str>,
@@ -294,14 +294,15 @@ pub fn carbon(args: &CarbonArgs, out: &mut dyn Write) -> Result<Verdict, CliErro
     let hosts = hosts::with_store(&config, async |store| {
         hosts::from_store(store.as_ref(), None, now).await
     })?;
-    let what_if = WhatIf::default();
     let names: BTreeMap<&str, &str> = hosts
         .iter()
         .map(|h| (h.host.host_id.as_str(), h.host.hostname.as_str()))
         .collect();
+    // As the collector estimates: readiness from the readiness profile, confidence from
+    // the stored series' coverage.
     let estimates: Vec<HostEstimate> = hosts
         .iter()
-        .filter_map(|h| estimate_host(&assessor, h, &what_if))
+        .filter_map(|h| assessor.carbon(&h.input(), now).map(|(_, e)| e))
         .collect();
     let without: Vec<&str> = hosts
         .iter()

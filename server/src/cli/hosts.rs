@@ -88,6 +88,20 @@ pub fn with_store<T>(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    // Reading commands must not create an empty database where the collector's is not
+    // (a wrong path would otherwise look like an estate with no hosts).
+    if let crate::config::Backend::Sqlite(path) = &config.storage.backend
+        && !path.exists()
+    {
+        return Err(CliError::Read {
+            path: path.display().to_string(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no collector database here: check [storage] in the config (the collector \
+                 creates the database when it first starts)",
+            ),
+        });
+    }
     runtime.block_on(async {
         let store = crate::open_store(config)?;
         f(store).await
@@ -148,7 +162,7 @@ async fn resolve_host(store: &dyn Store, wanted: &str) -> Result<String, CliErro
     }
 }
 
-async fn read_host(
+pub(super) async fn read_host(
     store: &dyn Store,
     host_id: &str,
     now: DateTime<Utc>,

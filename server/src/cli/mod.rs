@@ -1,6 +1,7 @@
-//! The collector's offline commands: `checks test|list`, `audit`, `facts`, `estimate` and
-//! `carbon`. They run the same pure cores as the collector ([`crate::assess`]) on an agent
-//! report file, or on what the store keeps, without starting a server.
+//! The collector's offline commands: `checks test|list`, `audit`, `facts`, `estimate`,
+//! `carbon` and `report`. They run the same pure cores as the collector
+//! ([`crate::assess`]) on an agent report file, or on what the store keeps, without
+//! starting a server.
 //!
 //! Each command's arguments are a `clap` struct defined here (so `main.rs` only parses
 //! and dispatches); each runs against the writer it is given and returns a [`Verdict`]
@@ -13,6 +14,7 @@ mod carbon;
 mod catalogue;
 mod hosts;
 mod render;
+mod report;
 
 use std::path::Path;
 
@@ -21,6 +23,7 @@ use chrono::{DateTime, Utc};
 pub use audit::{AuditArgs, AuditFormat, FactsArgs, audit, facts};
 pub use carbon::{CarbonArgs, CarbonFormat, EstimateArgs, EstimateFormat, carbon, estimate};
 pub use catalogue::{ChecksAction, ChecksArgs, ListArgs, TestArgs, checks};
+pub use report::{ReportArgs, report};
 
 use crate::assess::{AssessConfig, AssessError, Assessor};
 use crate::config::{ConfigError, ServerConfig};

@@ -87,6 +87,8 @@ pub async fn run_all(store: Arc<dyn Store>) {
     host_listing_filters_and_pages(store.as_ref()).await;
     latest_report_is_the_newest_collected(store.as_ref()).await;
     assessments_track_status_changes(store.as_ref()).await;
+    carbon_estimates_follow_the_latest_assessment(store.as_ref()).await;
+    energy_totals_count_each_report_once(store.as_ref()).await;
     concurrent_writes_are_grouped(Arc::clone(&store), 200).await;
 }
 
@@ -448,6 +450,7 @@ fn assessment(host: &str, minutes: i64, statuses: &[(&str, &str)]) -> Assessment
             .map(|(c, s)| ((*c).to_owned(), (*s).to_owned()))
             .collect(),
         detail_json: format!("{{\"at\":{minutes}}}"),
+        carbon_json: None,
     }
 }
 
@@ -514,4 +517,127 @@ pub async fn assessments_track_status_changes(store: &dyn Store) {
     assert_eq!(mine.statuses.get("a").map(String::as_str), Some("fail"));
     assert_eq!(mine.statuses.len(), 2);
     assert!(mine.detail_json.is_empty(), "the list carries no detail");
+}
+
+/// The compact carbon estimate is saved with the assessment and replaced with it (never
+/// by an older one); the estate read lists only hosts that have one, by host id.
+pub async fn carbon_estimates_follow_the_latest_assessment(store: &dyn Store) {
+    let with = |host: &str, minutes: i64, carbon: Option<&str>| AssessmentRecord {
+        carbon_json: carbon.map(str::to_owned),
+        ..assessment(host, minutes, &[("a", "pass")])
+    };
+    let mine = |all: Vec<super::CarbonRecord>| -> Vec<(String, DateTime<Utc>, String)> {
+        all.into_iter()
+            .filter(|c| c.host_id.starts_with("carbon-"))
+            .map(|c| (c.host_id, c.assessed_at, c.carbon_json))
+            .collect()
+    };
+    ok(
+        store
+            .save_assessment(with("carbon-b", 0, Some("{\"b\":0}")))
+            .await,
+        "b",
+    );
+    ok(
+        store
+            .save_assessment(with("carbon-a", 0, Some("{\"a\":0}")))
+            .await,
+        "a",
+    );
+    // A host assessed without a report has no estimate.
+    ok(store.save_assessment(with("carbon-c", 0, None)).await, "c");
+    assert_eq!(
+        mine(ok(store.carbon_estimates().await, "estimates")),
+        [
+            ("carbon-a".to_owned(), at(0), "{\"a\":0}".to_owned()),
+            ("carbon-b".to_owned(), at(0), "{\"b\":0}".to_owned()),
+        ]
+    );
+    // A newer assessment rewrites it (a reload re-estimates); an older one changes
+    // nothing; a newer one without a report clears it.
+    ok(
+        store
+            .save_assessment(with("carbon-a", 5, Some("{\"a\":5}")))
+            .await,
+        "a newer",
+    );
+    ok(
+        store
+            .save_assessment(with("carbon-a", 3, Some("{\"a\":3}")))
+            .await,
+        "a late",
+    );
+    ok(
+        store.save_assessment(with("carbon-b", 5, None)).await,
+        "b cleared",
+    );
+    assert_eq!(
+        mine(ok(store.carbon_estimates().await, "estimates again")),
+        [("carbon-a".to_owned(), at(5), "{\"a\":5}".to_owned())]
+    );
+    // The single-host read carries it; the fleet list does not.
+    let Some((record, _)) = ok(store.assessment("carbon-a".to_owned()).await, "read") else {
+        panic!("assessment missing")
+    };
+    assert_eq!(record.carbon_json.as_deref(), Some("{\"a\":5}"));
+    let all = ok(store.assessments().await, "all");
+    assert!(
+        all.iter()
+            .filter(|a| a.host_id.starts_with("carbon-"))
+            .all(|a| a.carbon_json.is_none())
+    );
+}
+
+/// A host's energy total is the sum of its stored reports' `energy_joules`: a duplicate
+/// adds nothing, a report without energy (or a negative one) adds nothing, and it does
+/// not shrink when raw reports are pruned.
+pub async fn energy_totals_count_each_report_once(store: &dyn Store) {
+    let host = "energy";
+    let total = |all: Vec<super::HostEnergy>| {
+        all.into_iter()
+            .find(|h| h.host_id == host)
+            .map(|h| h.energy_joules_total)
+    };
+    // Received long ago, so that pruning them below touches no other check's reports.
+    let long_ago = at(-60 * 24 * 400);
+    let report = |minutes: i64, inventory: Option<&str>| NewReport {
+        received_at: long_ago,
+        ..sample_report(host, at(minutes), inventory)
+    };
+    let first = report(0, Some("e1"));
+    ok(store.ingest(first.clone()).await, "first");
+    ok(store.ingest(first).await, "duplicate");
+    assert_eq!(total(ok(store.host_energy().await, "one")), Some(18_000.0));
+    let mut second = report(5, None);
+    second.point.energy_joules = Some(1_234.5);
+    ok(store.ingest(second).await, "second");
+    let mut unmeasured = report(10, None);
+    unmeasured.point.energy_joules = None;
+    unmeasured.point.power_source = "none".to_owned();
+    ok(store.ingest(unmeasured).await, "unmeasured");
+    let mut negative = report(15, None);
+    negative.point.energy_joules = Some(-50.0);
+    ok(store.ingest(negative).await, "negative");
+    // An older report arriving late still adds its energy.
+    let mut late = report(-5, None);
+    late.point.energy_joules = Some(100.0);
+    ok(store.ingest(late).await, "late");
+    assert_eq!(
+        total(ok(store.host_energy().await, "all")),
+        Some(18_000.0 + 1_234.5 + 100.0)
+    );
+    let pruned = ok(
+        store
+            .prune_raw_reports(long_ago + Duration::minutes(1))
+            .await,
+        "prune",
+    );
+    assert_eq!(pruned, 5);
+    assert_eq!(
+        total(ok(store.host_energy().await, "after pruning")),
+        Some(18_000.0 + 1_234.5 + 100.0)
+    );
+    // Every host is listed, by id.
+    let all = ok(store.host_energy().await, "list");
+    assert!(all.windows(2).all(|w| w[0].host_id < w[1].host_id));
 }

@@ -224,6 +224,34 @@ pub struct AssessmentRecord {
     /// The whole assessment as JSON.
     #[serde(skip)]
     pub detail_json: String,
+    /// The host's carbon estimate without its factors, as JSON (`None` when the host had
+    /// no report to estimate from): what estate totals read, without `detail_json`.
+    /// Saved with the assessment; read back by [`Store::carbon_estimates`] (and by
+    /// [`Store::assessment`]), not by [`Store::assessments`].
+    #[serde(skip)]
+    pub carbon_json: Option<String>,
+}
+
+/// One host's stored carbon estimate (the compact copy saved with its assessment).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CarbonRecord {
+    /// The host.
+    pub host_id: String,
+    /// When the assessment holding it was made.
+    pub assessed_at: DateTime<Utc>,
+    /// The estimate without its factors, as JSON.
+    pub carbon_json: String,
+}
+
+/// A host's energy as reported, kept at ingest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostEnergy {
+    /// The host.
+    pub host_id: String,
+    /// Sum of the `energy_joules` of every report stored for the host (each report
+    /// once), joules; 0 when none measured anything. Kept as a running total when a
+    /// report is stored, so it does not shrink when old series or raw reports go.
+    pub energy_joules_total: f64,
 }
 
 /// A check's current status on a host and since when it has held.
@@ -274,11 +302,20 @@ pub struct Counts {
     pub tokens: u64,
 }
 
+/// What one report adds to its host's energy total, joules: its `energy_joules` when
+/// finite and positive, else nothing (the total is a counter: it never falls).
+pub fn energy_increment(energy_joules: Option<f64>) -> f64 {
+    energy_joules
+        .filter(|j| j.is_finite() && *j > 0.0)
+        .unwrap_or(0.0)
+}
+
 /// Everything the collector keeps. Writes return once they are durable.
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Stores a report, idempotently by `report_id`. Upserts the host: latest name,
     /// labels and last-seen move forward only; the stored inventory is replaced only by
-    /// a report that carries one.
+    /// a report that carries one; the host's energy total grows by the report's
+    /// `energy_joules` (once: a duplicate adds nothing).
     fn ingest(&self, report: NewReport) -> StoreFuture<'_, IngestOutcome>;
     /// Issues (or re-issues, replacing the previous one) the agent token of a host.
     fn enrol(&self, host_id: String, hostname: String, token_hash: String) -> StoreFuture<'_, ()>;
@@ -312,8 +349,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         &self,
         host_id: String,
     ) -> StoreFuture<'_, Option<(AssessmentRecord, Vec<CheckStatusRecord>)>>;
-    /// Every host's assessment without `detail_json`, by host id (for fleet counts).
+    /// Every host's assessment without `detail_json` and `carbon_json`, by host id (for
+    /// fleet counts).
     fn assessments(&self) -> StoreFuture<'_, Vec<AssessmentRecord>>;
+    /// Every host's stored carbon estimate (hosts assessed without one are left out), by
+    /// host id.
+    fn carbon_estimates(&self) -> StoreFuture<'_, Vec<CarbonRecord>>;
+    /// Every host's reported energy total, by host id.
+    fn host_energy(&self) -> StoreFuture<'_, Vec<HostEnergy>>;
     /// A host's check transitions at or after `since`, oldest first.
     fn check_transitions(
         &self,

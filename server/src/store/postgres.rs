@@ -32,9 +32,9 @@ use tokio_postgres::{Config, NoTls, Row};
 use writer::{Answer, Op, Write, writer};
 
 use super::{
-    AssessmentRecord, CheckStatusRecord, CheckTransition, Counts, HostFacets, HostPage, HostQuery,
-    HostRecord, HostState, HostStates, IngestOutcome, NewReport, SeriesPoint, Store, StoreError,
-    StoreFuture, TokenRecord,
+    AssessmentRecord, CarbonRecord, CheckStatusRecord, CheckTransition, Counts, HostEnergy,
+    HostFacets, HostPage, HostQuery, HostRecord, HostState, HostStates, IngestOutcome, NewReport,
+    SeriesPoint, Store, StoreError, StoreFuture, TokenRecord,
 };
 
 /// Default most connections per collector (writers and readers together).
@@ -326,8 +326,9 @@ fn series_row(row: &Row) -> Result<SeriesPoint, tokio_postgres::Error> {
     })
 }
 
-/// An assessment row (`host_id, assessed_at, profile, score, band, detail_json`), with
-/// its statuses from the `check_ids` and `statuses` arrays (NULL: none).
+/// An assessment row (`host_id, assessed_at, profile, score, band, detail_json,
+/// carbon_json`), with its statuses from the `check_ids` and `statuses` arrays (NULL:
+/// none).
 fn assessment_row(row: &Row) -> Result<AssessmentRecord, tokio_postgres::Error> {
     let ids: Option<Vec<String>> = row.try_get("check_ids")?;
     let statuses: Option<Vec<String>> = row.try_get("statuses")?;
@@ -343,6 +344,7 @@ fn assessment_row(row: &Row) -> Result<AssessmentRecord, tokio_postgres::Error> 
             .zip(statuses.unwrap_or_default())
             .collect(),
         detail_json: row.try_get("detail_json")?,
+        carbon_json: row.try_get("carbon_json")?,
     })
 }
 
@@ -625,7 +627,7 @@ impl Store for PostgresStore {
             let stmt = client
                 .prepare_cached(
                     "SELECT a.host_id, a.assessed_at, a.profile, a.score, a.band, a.detail_json,
-                        s.check_ids, s.statuses, s.sinces
+                        a.carbon_json, s.check_ids, s.statuses, s.sinces
                      FROM assessments a CROSS JOIN LATERAL (
                         SELECT array_agg(c.check_id ORDER BY c.check_id) AS check_ids,
                             array_agg(c.status ORDER BY c.check_id) AS statuses,
@@ -660,7 +662,7 @@ impl Store for PostgresStore {
             let stmt = client
                 .prepare_cached(
                     "SELECT a.host_id, a.assessed_at, a.profile, a.score, a.band,
-                        '' AS detail_json, s.check_ids, s.statuses
+                        '' AS detail_json, NULL::text AS carbon_json, s.check_ids, s.statuses
                      FROM assessments a LEFT JOIN (
                         SELECT host_id, array_agg(check_id ORDER BY check_id) AS check_ids,
                             array_agg(status ORDER BY check_id) AS statuses
@@ -673,6 +675,50 @@ impl Store for PostgresStore {
             rows.iter()
                 .map(assessment_row)
                 .collect::<Result<_, _>>()
+                .map_err(db)
+        })
+    }
+
+    fn carbon_estimates(&self) -> StoreFuture<'_, Vec<CarbonRecord>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let stmt = client
+                .prepare_cached(
+                    "SELECT host_id, assessed_at, carbon_json FROM assessments
+                     WHERE carbon_json IS NOT NULL ORDER BY host_id",
+                )
+                .await
+                .map_err(db)?;
+            let rows = client.query(&stmt, &[]).await.map_err(db)?;
+            rows.iter()
+                .map(|r| {
+                    Ok(CarbonRecord {
+                        host_id: r.try_get(0)?,
+                        assessed_at: r.try_get(1)?,
+                        carbon_json: r.try_get(2)?,
+                    })
+                })
+                .collect::<Result<_, tokio_postgres::Error>>()
+                .map_err(db)
+        })
+    }
+
+    fn host_energy(&self) -> StoreFuture<'_, Vec<HostEnergy>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let stmt = client
+                .prepare_cached("SELECT host_id, energy_joules_total FROM hosts ORDER BY host_id")
+                .await
+                .map_err(db)?;
+            let rows = client.query(&stmt, &[]).await.map_err(db)?;
+            rows.iter()
+                .map(|r| {
+                    Ok(HostEnergy {
+                        host_id: r.try_get(0)?,
+                        energy_joules_total: r.try_get(1)?,
+                    })
+                })
+                .collect::<Result<_, tokio_postgres::Error>>()
                 .map_err(db)
         })
     }

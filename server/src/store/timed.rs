@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use super::{
-    AssessmentRecord, CheckStatusRecord, CheckTransition, Counts, HostPage, HostQuery, HostRecord,
-    HostStates, IngestOutcome, NewReport, SeriesPoint, Store, StoreFuture, TokenRecord,
+    AssessmentRecord, CarbonRecord, CheckStatusRecord, CheckTransition, Counts, HostEnergy,
+    HostPage, HostQuery, HostRecord, HostStates, IngestOutcome, NewReport, SeriesPoint, Store,
+    StoreFuture, TokenRecord,
 };
 
 /// Receives `(operation, elapsed)` after each store call, successful or not.
@@ -96,6 +97,12 @@ impl Store for TimedStore {
     }
     fn assessments(&self) -> StoreFuture<'_, Vec<AssessmentRecord>> {
         self.timed("assessments", self.inner.assessments())
+    }
+    fn carbon_estimates(&self) -> StoreFuture<'_, Vec<CarbonRecord>> {
+        self.timed("carbon_estimates", self.inner.carbon_estimates())
+    }
+    fn host_energy(&self) -> StoreFuture<'_, Vec<HostEnergy>> {
+        self.timed("host_energy", self.inner.host_energy())
     }
     fn check_transitions(
         &self,

@@ -305,6 +305,34 @@ fn the_audit_exit_status_follows_the_score() {
     }
 }
 
+/// A config naming a database that is not there is an error, not an empty estate, and the
+/// reading commands leave no empty database behind.
+#[test]
+fn reading_commands_refuse_a_missing_database_and_create_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("nowhere.db");
+    let config = dir.path().join("server.toml");
+    std::fs::write(
+        &config,
+        format!("[storage]\nsqlite_path = {:?}\n", db.display().to_string()),
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    for args in [
+        &["audit", "--config", &config][..],
+        &["carbon", "--config", &config],
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("no collector database here"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    assert!(!db.exists(), "a reading command created {}", db.display());
+}
+
 /// Splits RFC 4180 CSV text into records.
 fn parse_csv(text: &str) -> Vec<Vec<String>> {
     let mut records = Vec::new();

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod assessments;
+mod carbon;
 mod checks;
 mod cli;
 mod cli_checks;

@@ -15,7 +15,7 @@ fn openapi() -> Value {
 }
 
 /// Validates `value` against `#/components/schemas/{name}` of the OpenAPI document.
-fn assert_schema(name: &str, value: &Value) {
+pub(crate) fn assert_schema(name: &str, value: &Value) {
     let mut schema = openapi();
     schema["$ref"] = json!(format!("#/components/schemas/{name}"));
     let validator = jsonschema::validator_for(&schema).unwrap();

@@ -231,6 +231,7 @@ fn shared_assessment(host: &str, i: i64) -> AssessmentRecord {
         band: Some("amber".to_owned()),
         statuses,
         detail_json: format!("{{\"i\":{i}}}"),
+        carbon_json: Some(format!("{{\"i\":{i}}}")),
     }
 }
 

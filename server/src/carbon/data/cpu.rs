@@ -28,7 +28,7 @@ pub enum Segment {
 }
 
 /// How sure a CPU match is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MatchConfidence {
     /// The model is in the table: its TDP, cores and microarchitecture are used.

@@ -95,6 +95,15 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
     );
     CREATE INDEX check_transitions_host_at ON check_transitions (host_id, at, id);"#,
     ),
+    (
+        3,
+        r#"ALTER TABLE assessments ADD COLUMN carbon_json TEXT;
+    ALTER TABLE hosts ADD COLUMN energy_joules_total DOUBLE PRECISION NOT NULL DEFAULT 0;
+    UPDATE hosts h SET energy_joules_total = s.total
+    FROM (SELECT host_id, SUM(GREATEST(energy_joules, 0)) AS total FROM series
+          WHERE energy_joules IS NOT NULL GROUP BY host_id) s
+    WHERE s.host_id = h.host_id;"#,
+    ),
 ];
 
 /// Connects once (outside the pool) and applies the pending migrations.

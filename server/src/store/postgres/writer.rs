@@ -330,14 +330,15 @@ static INGEST_SQL: LazyLock<String> = LazyLock::new(|| {
     host AS (
         INSERT INTO hosts AS h (host_id, hostname, labels, first_seen, last_seen,
             reported_inventory_hash, inventory_json, inventory_hash, inventory_collected_at,
-            os_family, os_id, os_name, os_version, machine_kind, chassis)
+            os_family, os_id, os_name, os_version, machine_kind, chassis, energy_joules_total)
         SELECT $3::text, $16::text, $17::jsonb, $4::timestamptz, $4::timestamptz, $18::text,
             $19::text,
             CASE WHEN $19::text IS NULL THEN NULL ELSE $18::text END,
             CASE WHEN $19::text IS NULL THEN NULL ELSE $4::timestamptz END,
-            $20::text, $21::text, $22::text, $23::text, $24::text, $25::text
+            $20::text, $21::text, $22::text, $23::text, $24::text, $25::text, $26::float8
         FROM new_series
         ON CONFLICT (host_id) DO UPDATE SET
+        energy_joules_total = h.energy_joules_total + excluded.energy_joules_total,
         {hostname},
         {labels},
         {reported},
@@ -363,7 +364,8 @@ async fn apply_ingest(
         None => HostFacets::default(),
     };
     let labels = Json(&r.labels);
-    let params: [&(dyn ToSql + Sync); 25] = [
+    let energy = crate::store::energy_increment(p.energy_joules);
+    let params: [&(dyn ToSql + Sync); 26] = [
         &key,
         &r.report_id,
         &r.host_id,
@@ -389,6 +391,7 @@ async fn apply_ingest(
         &f.os_version,
         &f.machine_kind,
         &f.chassis,
+        &energy,
     ];
     let stmt = tx.prepare_cached(&INGEST_SQL).await?;
     let inserted: i64 = tx.query_one(&stmt, &params).await?.try_get(0)?;
@@ -410,11 +413,13 @@ const ASSESSED_SQL: &str = "SELECT
 /// Writes an assessment in one statement: the assessment upsert, the transitions (in
 /// array order, so ties keep their order), the changed statuses and the removed ones.
 const ASSESS_SQL: &str = "WITH assessment AS (
-        INSERT INTO assessments (host_id, assessed_at, profile, score, band, detail_json)
-        VALUES ($1::text, $2::timestamptz, $3::text, $4::float8, $5::text, $6::text)
+        INSERT INTO assessments (host_id, assessed_at, profile, score, band, detail_json,
+            carbon_json)
+        VALUES ($1::text, $2::timestamptz, $3::text, $4::float8, $5::text, $6::text,
+            $13::text)
         ON CONFLICT (host_id) DO UPDATE SET assessed_at = excluded.assessed_at,
             profile = excluded.profile, score = excluded.score, band = excluded.band,
-            detail_json = excluded.detail_json),
+            detail_json = excluded.detail_json, carbon_json = excluded.carbon_json),
     transitions AS (
         INSERT INTO check_transitions (host_id, check_id, from_status, to_status, at)
         SELECT $1::text, t.check_id, t.from_status, t.to_status, $2::timestamptz
@@ -475,7 +480,7 @@ async fn apply_assessment(
             removed.push(check);
         }
     }
-    let params: [&(dyn ToSql + Sync); 12] = [
+    let params: [&(dyn ToSql + Sync); 13] = [
         &a.host_id,
         &a.assessed_at,
         &a.profile,
@@ -488,6 +493,7 @@ async fn apply_assessment(
         &changed_ids,
         &changed_statuses,
         &removed,
+        &a.carbon_json,
     ];
     let stmt = tx.prepare_cached(ASSESS_SQL).await?;
     tx.execute(&stmt, &params).await?;

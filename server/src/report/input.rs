@@ -1,0 +1,532 @@
+//! What a report is built from: the hosts, each with its latest assessment (check
+//! outcomes, the few facts the report reads, the carbon estimate), the checks of the
+//! profile, the scoring settings, the thresholds, and the previous report when there is
+//! one. Plain data: [`crate::report::load`] fills it from the store, tests and the
+//! benchmark build it directly.
+//!
+//! This module owns the input types and their translation from an assessment's JSON
+//! detail; it must not read the store or any file.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserialize;
+use serde_json::Value as Json;
+
+use crate::assess::Assessment;
+use crate::carbon::HostEstimate;
+use crate::checks::{Band, Category, Plan, ScoringConfig, Severity, Status};
+use crate::report::changes::PreviousReport;
+
+/// How far ahead the lifecycle section looks, days ([`ReportSettings::horizon_days`]).
+pub const DEFAULT_HORIZON_DAYS: i64 = 365;
+/// Hardware refresh age when the profile has no `lifecycle.hardware-age` check, years.
+pub const DEFAULT_REFRESH_AGE_YEARS: f64 = 5.0;
+/// A server whose CPU p95 stays under this is under-utilised (the default of
+/// `sustainability.under-utilised`'s `idle_below_ratio`).
+pub const DEFAULT_IDLE_CPU_P95_BELOW: f64 = 0.05;
+/// Days of history a host needs before it is called under-utilised (the default of
+/// `sustainability.under-utilised`'s `min_days`).
+pub const DEFAULT_MIN_HISTORY_DAYS: f64 = 14.0;
+/// CPU p95 at or above this is over-utilised (`capacity.cpu-p95`'s `max_ratio`).
+pub const DEFAULT_BUSY_CPU_P95_AT: f64 = 0.9;
+/// Memory p95 at or above this is over-utilised (`capacity.memory-p95`'s `max_ratio`).
+pub const DEFAULT_BUSY_MEMORY_P95_AT: f64 = 0.9;
+/// A writable filesystem with less than this available is short of space
+/// (`capacity.filesystem-free`'s `min_available_ratio`).
+pub const DEFAULT_MIN_AVAILABLE_RATIO: f64 = 0.10;
+/// Migration candidates kept in the report.
+pub const DEFAULT_MAX_CANDIDATES: usize = 100;
+
+/// Everything one report is built from.
+#[derive(Debug, Clone)]
+pub struct ReportInput {
+    /// When the report is made (the reference for "next 12 months" and ages).
+    pub generated_at: DateTime<Utc>,
+    /// The report's title (the organisation's name, or "Estate health check").
+    pub title: String,
+    /// The audit profile the assessments were evaluated with.
+    pub profile: String,
+    /// Bands and host weights.
+    pub scoring: ScoringConfig,
+    /// The profile's checks, in plan order; outcomes refer to them by index.
+    pub checks: Vec<CheckInfo>,
+    /// The hosts, in any order.
+    pub hosts: Vec<ReportHost>,
+    /// The scenarios the estimates were asked for, in configured order (a scenario no
+    /// host could take still gets a row).
+    pub scenarios: Vec<String>,
+    /// Thresholds.
+    pub settings: ReportSettings,
+    /// The previous report, for "what changed" and the trend.
+    pub previous: Option<PreviousReport>,
+}
+
+/// A check of the profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckInfo {
+    /// Its id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// Its category.
+    pub category: Category,
+    /// Its severity.
+    pub severity: Severity,
+    /// The weight in the profile.
+    pub weight: f64,
+    /// How to fix a failure.
+    pub remediation: String,
+}
+
+impl CheckInfo {
+    /// The checks of `plan`, in plan order.
+    pub fn from_plan(plan: &Plan) -> Vec<CheckInfo> {
+        plan.checks()
+            .map(|p| CheckInfo {
+                id: p.check.id.to_string(),
+                title: p.check.title.clone(),
+                category: p.check.category,
+                severity: p.check.severity,
+                weight: p.weight,
+                remediation: p.check.remediation.trim().to_owned(),
+            })
+            .collect()
+    }
+}
+
+/// The thresholds the lifecycle and capacity sections apply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportSettings {
+    /// Lifecycle look-ahead, days ([`DEFAULT_HORIZON_DAYS`]).
+    pub horizon_days: i64,
+    /// Hardware refresh age, years.
+    pub refresh_age_years: f64,
+    /// Under-utilised below this CPU p95.
+    pub idle_cpu_p95_below: f64,
+    /// Days of history before a host can be called under-utilised.
+    pub min_history_days: f64,
+    /// Over-utilised at this CPU p95.
+    pub busy_cpu_p95_at: f64,
+    /// Over-utilised at this memory p95.
+    pub busy_memory_p95_at: f64,
+    /// Short of space below this available ratio.
+    pub min_available_ratio: f64,
+    /// Migration candidates kept.
+    pub max_candidates: usize,
+}
+
+impl Default for ReportSettings {
+    fn default() -> Self {
+        ReportSettings {
+            horizon_days: DEFAULT_HORIZON_DAYS,
+            refresh_age_years: DEFAULT_REFRESH_AGE_YEARS,
+            idle_cpu_p95_below: DEFAULT_IDLE_CPU_P95_BELOW,
+            min_history_days: DEFAULT_MIN_HISTORY_DAYS,
+            busy_cpu_p95_at: DEFAULT_BUSY_CPU_P95_AT,
+            busy_memory_p95_at: DEFAULT_BUSY_MEMORY_P95_AT,
+            min_available_ratio: DEFAULT_MIN_AVAILABLE_RATIO,
+            max_candidates: DEFAULT_MAX_CANDIDATES,
+        }
+    }
+}
+
+impl ReportSettings {
+    /// The defaults, with each threshold taken from the param of the check that judges
+    /// the same thing when `plan` runs it (so the report and the checks agree).
+    pub fn from_plan(plan: &Plan) -> ReportSettings {
+        let mut s = ReportSettings::default();
+        for p in plan.checks() {
+            let param = |name: &str| p.params.get(name).and_then(Json::as_f64);
+            match p.check.id.as_str() {
+                "lifecycle.hardware-age" => {
+                    s.refresh_age_years = param("refresh_age_years").unwrap_or(s.refresh_age_years);
+                }
+                "sustainability.under-utilised" => {
+                    s.idle_cpu_p95_below =
+                        param("idle_below_ratio").unwrap_or(s.idle_cpu_p95_below);
+                    s.min_history_days = param("min_days").unwrap_or(s.min_history_days);
+                }
+                "capacity.cpu-p95" => {
+                    s.busy_cpu_p95_at = param("max_ratio").unwrap_or(s.busy_cpu_p95_at);
+                }
+                "capacity.memory-p95" => {
+                    s.busy_memory_p95_at = param("max_ratio").unwrap_or(s.busy_memory_p95_at);
+                }
+                "capacity.filesystem-free" => {
+                    s.min_available_ratio =
+                        param("min_available_ratio").unwrap_or(s.min_available_ratio);
+                }
+                _ => {}
+            }
+        }
+        s
+    }
+}
+
+/// One host.
+#[derive(Debug, Clone)]
+pub struct ReportHost {
+    /// Its id.
+    pub host_id: String,
+    /// Its latest name.
+    pub hostname: String,
+    /// Its labels (`site`, `role`, `criticality`, ...).
+    pub labels: BTreeMap<String, String>,
+    /// `physical`, `vm`, `container` or `unknown` (the stored facets).
+    pub machine_kind: Option<String>,
+    /// `laptop`, `desktop`, `server`, `virtual` or `unknown`.
+    pub chassis: Option<String>,
+    /// `linux`, `windows`, ...
+    pub os_family: Option<String>,
+    /// The OS's name (`Rocky Linux 9.3 (Blue Onyx)`).
+    pub os_name: Option<String>,
+    /// First report.
+    pub first_seen: DateTime<Utc>,
+    /// Latest report.
+    pub last_seen: DateTime<Utc>,
+    /// The latest assessment, when the host has one.
+    pub assessment: Option<HostAssessment>,
+}
+
+/// A host's latest assessment, as the report reads it.
+#[derive(Debug, Clone)]
+pub struct HostAssessment {
+    /// When it was made.
+    pub assessed_at: DateTime<Utc>,
+    /// The score, when anything was scored.
+    pub score: Option<f64>,
+    /// The band, when scored.
+    pub band: Option<Band>,
+    /// One outcome per check evaluated.
+    pub results: Vec<CheckOutcome>,
+    /// The facts the report reads.
+    pub facts: HostFacts,
+    /// Energy and carbon, when the host had a report to estimate from.
+    pub carbon: Option<HostEstimate>,
+}
+
+/// One check's outcome on one host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckOutcome {
+    /// Index of the check in [`ReportInput::checks`].
+    pub check: usize,
+    /// Its status.
+    pub status: Status,
+    /// Credit 0–1.
+    pub credit: f64,
+    /// The evidence, as one line of text.
+    pub evidence: Option<String>,
+}
+
+/// The few facts the report reads (`docs/facts.md` names them).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HostFacts {
+    /// `os.lifecycle.label`: the OS release as the lifecycle table names it.
+    pub os_release: Option<String>,
+    /// `os.end_of_support`.
+    pub os_end_of_support: Option<NaiveDate>,
+    /// `os.extended_support_end`.
+    pub os_extended_support_end: Option<NaiveDate>,
+    /// `hardware.vendor`.
+    pub hardware_vendor: Option<String>,
+    /// `hardware.model`.
+    pub hardware_model: Option<String>,
+    /// `hardware.bios_date`.
+    pub bios_date: Option<NaiveDate>,
+    /// `hardware.hardware_age_days` (physical hosts only).
+    pub hardware_age_days: Option<i64>,
+    /// `utilisation.cpu_p95_ratio_series`.
+    pub cpu_p95_ratio: Option<f64>,
+    /// `utilisation.memory_p95_ratio_series`.
+    pub memory_p95_ratio: Option<f64>,
+    /// `utilisation.series_span_seconds` in days.
+    pub history_days: Option<f64>,
+    /// `hardware.memory_bytes`.
+    pub memory_bytes: Option<u64>,
+    /// `hardware.cpu_threads`.
+    pub cpu_threads: Option<u64>,
+    /// `storage.min_available_ratio`.
+    pub min_available_ratio: Option<f64>,
+    /// `storage.min_available_mount`.
+    pub min_available_mount: Option<String>,
+    /// `agent.stale`.
+    pub stale: Option<bool>,
+}
+
+/// The facts the report reads, as the facts document spells them (everything else in
+/// the document is skipped).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct FactsView {
+    os: OsView,
+    hardware: HardwareView,
+    utilisation: UtilisationView,
+    storage: StorageView,
+    agent: AgentView,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct OsView {
+    end_of_support: Option<NaiveDate>,
+    extended_support_end: Option<NaiveDate>,
+    lifecycle: LifecycleView,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct LifecycleView {
+    label: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct HardwareView {
+    vendor: Option<String>,
+    model: Option<String>,
+    bios_date: Option<NaiveDate>,
+    hardware_age_days: Option<i64>,
+    memory_bytes: Option<u64>,
+    cpu_threads: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct UtilisationView {
+    cpu_p95_ratio_series: Option<f64>,
+    memory_p95_ratio_series: Option<f64>,
+    series_span_seconds: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct StorageView {
+    min_available_ratio: Option<f64>,
+    min_available_mount: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct AgentView {
+    stale: Option<bool>,
+}
+
+impl From<FactsView> for HostFacts {
+    fn from(f: FactsView) -> HostFacts {
+        HostFacts {
+            os_release: f.os.lifecycle.label,
+            os_end_of_support: f.os.end_of_support,
+            os_extended_support_end: f.os.extended_support_end,
+            hardware_vendor: f.hardware.vendor,
+            hardware_model: f.hardware.model,
+            bios_date: f.hardware.bios_date,
+            hardware_age_days: f.hardware.hardware_age_days,
+            cpu_p95_ratio: f.utilisation.cpu_p95_ratio_series,
+            memory_p95_ratio: f.utilisation.memory_p95_ratio_series,
+            history_days: f.utilisation.series_span_seconds.map(|s| s / 86_400.0),
+            memory_bytes: f.hardware.memory_bytes,
+            cpu_threads: f.hardware.cpu_threads,
+            min_available_ratio: f.storage.min_available_ratio,
+            min_available_mount: f.storage.min_available_mount,
+            stale: f.agent.stale,
+        }
+    }
+}
+
+impl HostFacts {
+    /// Reads the report's facts from a host's facts document; a fact that is absent or
+    /// not of the documented type stays `None`.
+    pub fn from_json(facts: &Json) -> HostFacts {
+        FactsView::deserialize(facts)
+            .map(HostFacts::from)
+            .unwrap_or_else(|_| lenient(facts))
+    }
+}
+
+/// Field by field, for a document with a value of an unexpected type somewhere.
+fn lenient(facts: &Json) -> HostFacts {
+    let section = |name: &str| facts.get(name).cloned().unwrap_or(Json::Null);
+    HostFacts::from(FactsView {
+        os: OsView::deserialize(&section("os")).unwrap_or_default(),
+        hardware: HardwareView::deserialize(&section("hardware")).unwrap_or_default(),
+        utilisation: UtilisationView::deserialize(&section("utilisation")).unwrap_or_default(),
+        storage: StorageView::deserialize(&section("storage")).unwrap_or_default(),
+        agent: AgentView::deserialize(&section("agent")).unwrap_or_default(),
+    })
+}
+
+/// Check ids to their index in [`ReportInput::checks`].
+pub type CheckIndex = HashMap<String, usize>;
+
+/// The index of `checks`.
+pub fn check_index(checks: &[CheckInfo]) -> CheckIndex {
+    checks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.id.clone(), i))
+        .collect()
+}
+
+/// An assessment as stored (`Assessment`'s JSON): the parts the report reads.
+#[derive(Debug, Deserialize)]
+struct Detail {
+    assessed_at: DateTime<Utc>,
+    profile: String,
+    score: DetailScore,
+    #[serde(default)]
+    results: Vec<DetailResult>,
+    #[serde(default)]
+    carbon: Option<Json>,
+    #[serde(default)]
+    facts: Option<FactsView>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DetailScore {
+    score: Option<f64>,
+    band: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DetailResult {
+    id: String,
+    status: String,
+    #[serde(default)]
+    credit: f64,
+    #[serde(default)]
+    evidence: Option<Json>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+fn outcome(
+    index: &CheckIndex,
+    id: &str,
+    status: Status,
+    credit: f64,
+    evidence: Option<&Json>,
+    error: Option<&str>,
+) -> Option<CheckOutcome> {
+    Some(CheckOutcome {
+        check: *index.get(id)?,
+        status,
+        credit,
+        evidence: match (status, error, evidence) {
+            (Status::Pass | Status::NotApplicable, _, _) => None,
+            (Status::Error, Some(e), _) => Some(e.to_owned()),
+            (_, _, Some(v)) => Some(evidence_text(v)),
+            (_, Some(e), None) => Some(e.to_owned()),
+            (_, None, None) => None,
+        },
+    })
+}
+
+/// The host's carbon estimate from an assessment's `carbon` member. The one place the
+/// report reads stored carbon: it may read the store's compact copy instead once every
+/// caller has it (the factors section needs the full one).
+pub fn carbon_of(value: Json) -> Result<Option<HostEstimate>, serde_json::Error> {
+    if value.is_null() {
+        return Ok(None);
+    }
+    serde_json::from_value(value).map(Some)
+}
+
+impl HostAssessment {
+    /// From a stored assessment's JSON (`AssessmentRecord::detail_json`); also gives the
+    /// profile it was evaluated with. Results of checks not in `index` are left out.
+    pub fn from_detail_json(
+        json: &str,
+        index: &CheckIndex,
+    ) -> Result<(String, HostAssessment), serde_json::Error> {
+        let d: Detail = serde_json::from_str(json)?;
+        let carbon = match d.carbon {
+            Some(v) => carbon_of(v)?,
+            None => None,
+        };
+        let results = d
+            .results
+            .iter()
+            .filter_map(|r| {
+                let status = parse_status(&r.status)?;
+                outcome(
+                    index,
+                    &r.id,
+                    status,
+                    r.credit,
+                    r.evidence.as_ref(),
+                    r.error.as_deref(),
+                )
+            })
+            .collect();
+        Ok((
+            d.profile,
+            HostAssessment {
+                assessed_at: d.assessed_at,
+                score: d.score.score,
+                band: d.score.band.as_deref().and_then(parse_band),
+                results,
+                facts: d.facts.map(HostFacts::from).unwrap_or_default(),
+                carbon,
+            },
+        ))
+    }
+
+    /// From an assessment made now (for a host without a stored one).
+    pub fn from_assessment(a: &Assessment, index: &CheckIndex) -> HostAssessment {
+        HostAssessment {
+            assessed_at: a.assessed_at,
+            score: a.score.score,
+            band: a.score.band,
+            results: a
+                .results
+                .iter()
+                .filter_map(|r| {
+                    outcome(
+                        index,
+                        r.id.as_str(),
+                        r.status,
+                        r.credit,
+                        r.evidence.as_ref(),
+                        r.error.as_deref(),
+                    )
+                })
+                .collect(),
+            facts: HostFacts::from_json(&a.facts),
+            carbon: a.carbon.clone(),
+        }
+    }
+}
+
+/// The status named `name` (`pass`, `fail`, `not_applicable`, `waived`, `error`).
+pub fn parse_status(name: &str) -> Option<Status> {
+    [
+        Status::Pass,
+        Status::Fail,
+        Status::NotApplicable,
+        Status::Waived,
+        Status::Error,
+    ]
+    .into_iter()
+    .find(|s| s.as_str() == name)
+}
+
+/// The band named `name`.
+pub fn parse_band(name: &str) -> Option<Band> {
+    [Band::Red, Band::Amber, Band::Green]
+        .into_iter()
+        .find(|b| b.as_str() == name)
+}
+
+/// Evidence as one line: a string as it is, anything else as compact JSON.
+pub fn evidence_text(value: &Json) -> String {
+    let s = match value {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if s.contains(['\n', '\r']) {
+        s.replace(['\n', '\r'], " ")
+    } else {
+        s
+    }
+}
