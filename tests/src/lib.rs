@@ -165,6 +165,37 @@ pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<HttpResponse> {
         stream,
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
     )?;
+    read_response(&mut stream)
+}
+
+/// A minimal HTTP/1.1 `POST` (`Connection: close`) over plain TCP, with 5 s timeouts, in
+/// the same way as [`http_get`]: `bearer` becomes an `Authorization: Bearer` header.
+pub fn http_post(
+    addr: SocketAddr,
+    path: &str,
+    bearer: Option<&str>,
+    content_type: &str,
+    body: &[u8],
+) -> std::io::Result<HttpResponse> {
+    let timeout = Duration::from_secs(5);
+    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    let auth = bearer
+        .map(|token| format!("Authorization: Bearer {token}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\n{auth}Content-Type: {content_type}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )?;
+    stream.write_all(body)?;
+    read_response(&mut stream)
+}
+
+/// Reads a whole HTTP/1.1 response (the server closes the connection after it).
+fn read_response(stream: &mut TcpStream) -> std::io::Result<HttpResponse> {
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
@@ -193,6 +224,75 @@ pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<HttpResponse> {
         status,
         body: String::from_utf8_lossy(&body).into_owned(),
     })
+}
+
+/// `text` percent-encoded for a URL's query string (every byte but `A-Z a-z 0-9 - . _ ~`).
+pub fn url_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 3);
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released),
+/// for a program that must be told its port. Another process may take it in between:
+/// callers retry on "address in use".
+pub fn free_local_port() -> std::io::Result<u16> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// A program from a system package that a test needs (e.g. `prometheus` or `promtool`
+/// from Debian's `prometheus` package), looked up on `PATH` and then in `/usr/bin`.
+/// When it is missing the test should be skipped: this says so on standard error and
+/// answers `None`, except under `CI=true`, where `.ci/run` installs the package and a skip
+/// would hide a regression: then it panics.
+pub fn system_program(name: &str, package: &str, test: &str) -> Option<PathBuf> {
+    let on_path = std::env::var_os("PATH")
+        .map(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join(name))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let found = on_path
+        .into_iter()
+        .chain(std::iter::once(Path::new("/usr/bin").join(name)))
+        .find(|path| path.is_file());
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{name} is missing and CI=true: {test} must run in CI (.ci/run installs Debian's \
+             {package} package)"
+        );
+        eprintln!("SKIPPED {test}: {name} not found (install Debian's {package} package)");
+    }
+    found
+}
+
+/// Waits up to `timeout` for `process` to log a line containing `marker` followed by
+/// `addr=IP:PORT` (as `estate-server` logs `collector listening addr=...`), and answers
+/// that address; `None` when the process exits first or the time runs out.
+pub fn logged_addr(process: &mut Proc, marker: &str, timeout: Duration) -> Option<SocketAddr> {
+    let found = poll_until(timeout, Duration::from_millis(50), || {
+        if process.try_wait().is_some() {
+            return Some(None);
+        }
+        process
+            .log()
+            .lines()
+            .filter(|line| line.contains(marker))
+            .find_map(|line| line.split("addr=").nth(1))
+            .and_then(|addr| addr.split_whitespace().next())
+            .and_then(|addr| addr.parse::<SocketAddr>().ok())
+            .map(Some)
+    });
+    found.flatten()
 }
 
 fn dechunk(mut body: &[u8]) -> Option<Vec<u8>> {
