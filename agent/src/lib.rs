@@ -14,6 +14,7 @@ pub mod probes;
 pub mod report;
 pub mod root;
 pub mod sampler;
+pub mod simulate;
 pub mod spool;
 pub mod transport;
 

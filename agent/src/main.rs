@@ -57,6 +57,60 @@ enum Command {
         /// The config file.
         file: PathBuf,
     },
+    /// Simulate a fleet of hosts reporting to a collector (demos and load tests; docs/simulator.md).
+    Simulate(SimulateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct SimulateArgs {
+    /// Number of simulated hosts.
+    #[arg(long, value_name = "N", required_unless_present = "print")]
+    hosts: Option<u32>,
+    /// The collector's URL, e.g. http://127.0.0.1:8470.
+    #[arg(long, value_name = "URL", required_unless_present_any = ["dry_run", "print"])]
+    collector: Option<String>,
+    /// File holding the collector's enrolment token.
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["dry_run", "print"])]
+    enrolment_token_file: Option<PathBuf>,
+    /// Seconds between a host's reports.
+    #[arg(long, value_name = "S", default_value_t = 300)]
+    interval_secs: u64,
+    /// Seed: the same seed gives the same hosts, inventories and utilisation series.
+    #[arg(long, value_name = "X", default_value_t = 1)]
+    seed: u64,
+    /// The estate's make-up: council (95 % endpoints, 5 % servers) or servers.
+    #[arg(long, value_name = "MIX", default_value = "council")]
+    mix: String,
+    /// Stop after this many seconds (default: on Ctrl-C, or with --once when every host is done).
+    #[arg(long, value_name = "D")]
+    duration_secs: Option<u64>,
+    /// Requests in flight at most.
+    #[arg(long, value_name = "C", default_value_t = 32)]
+    concurrency: usize,
+    /// Each host enrols and sends one report with its full inventory, then the run ends.
+    #[arg(long)]
+    once: bool,
+    /// Build and compress the reports but send nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Extra CA certificates (PEM) for an HTTPS collector.
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+    /// Share of reports at which a looked-after host's inventory changes (a patch round).
+    #[arg(long, value_name = "R", default_value_t = estate_agent::simulate::fleet::DEFAULT_CHANGE_RATE)]
+    change_rate: f64,
+    /// The day the hosts' ages count from, YYYY-MM-DD (default: today, UTC).
+    #[arg(long, value_name = "DATE")]
+    anchor_date: Option<chrono::NaiveDate>,
+    /// Seconds between progress lines on standard error (0: none).
+    #[arg(long, value_name = "S", default_value_t = 30)]
+    progress_secs: u64,
+    /// Print the final summary as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Print host INDEX's first report as JSON and exit (nothing is sent).
+    #[arg(long, value_name = "INDEX")]
+    print: Option<u64>,
 }
 
 /// Logs to standard error, filtered by `ESTATE_LOG` (default `default_level`).
@@ -76,9 +130,12 @@ fn main() -> ExitCode {
     // Before any thread exists (see its doc for the measured effect).
     estate_agent::collect::platform::tune_allocator();
     let cli = Cli::parse();
-    // The daemon logs as its config says, once the config is read.
-    if !matches!(cli.command, Command::Run { .. }) {
-        init_logging(LogFormat::Text, "warn");
+    // The daemon logs as its config says, once the config is read; the simulator logs
+    // its progress.
+    match cli.command {
+        Command::Run { .. } => {}
+        Command::Simulate(_) => init_logging(LogFormat::Text, "info"),
+        _ => init_logging(LogFormat::Text, "warn"),
     }
     match run(cli) {
         Ok(code) => code,
@@ -139,6 +196,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             daemon::run_until_signal(config, options).context("running the agent")?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Simulate(args) => simulate(args),
         Command::CheckConfig { file } => match AgentConfig::load(&file) {
             Ok(_) => {
                 println!("{}: ok", file.display());
@@ -150,4 +208,66 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         },
     }
+}
+
+fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
+    use estate_agent::simulate::{self, Fleet, Mix};
+
+    let mix = Mix::named(&args.mix)
+        .with_context(|| format!("--mix must be council or servers, got `{}`", args.mix))?;
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&args.change_rate),
+        "--change-rate must be between 0 and 1, got {}",
+        args.change_rate
+    );
+    let anchor = args
+        .anchor_date
+        .unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let fleet = Fleet::new(args.seed, mix, anchor, args.change_rate);
+    let interval = std::time::Duration::from_secs(args.interval_secs);
+    if let Some(index) = args.print {
+        let window = i64::try_from(args.interval_secs).unwrap_or(300);
+        let report = fleet.first_report(index, chrono::Utc::now(), window, uuid::Uuid::new_v4());
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let hosts = args.hosts.context("--hosts is required")?;
+    let enrolment_token = match (&args.enrolment_token_file, args.dry_run) {
+        (Some(file), false) => {
+            let token = std::fs::read_to_string(file)
+                .with_context(|| format!("reading --enrolment-token-file {}", file.display()))?
+                .trim()
+                .to_owned();
+            anyhow::ensure!(!token.is_empty(), "{} is empty", file.display());
+            token
+        }
+        _ => String::new(),
+    };
+    let mut options = simulate::Options::new(
+        fleet,
+        hosts,
+        args.collector.unwrap_or_default(),
+        enrolment_token,
+    );
+    options.interval = interval;
+    options.concurrency = args.concurrency;
+    options.once = args.once;
+    options.dry_run = args.dry_run;
+    options.ca_file = args.ca_file;
+    options.duration = args.duration_secs.map(std::time::Duration::from_secs);
+    options.progress_every =
+        (args.progress_secs > 0).then(|| std::time::Duration::from_secs(args.progress_secs));
+    let summary = simulate::run_until_signal(options).context("running the simulator")?;
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        println!("{summary}");
+    }
+    // --once succeeds when every host's report was acknowledged.
+    let complete = summary.acknowledged >= u64::from(hosts);
+    Ok(if args.once && !complete {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
