@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use estate_server::checks::{
     BASELINE, Band, Catalogue, Category, CheckResult, ChecksConfig, ChecksPaths, FixtureReport,
-    HostRef, HostScore, Plan, Rule, ScoringConfig, Severity, Status, score_host,
+    HostRef, HostScore, Plan, Rule, ScoringConfig, Severity, Status, differential, score_host,
 };
 
 /// When the golden facts were derived, and the checks run.
@@ -374,6 +374,22 @@ fn evidence_computes_for_every_verdict_on_the_sample_hosts() {
                 }
             }
         }
+    }
+}
+
+/// The direct evaluator and cel agree on every check for the sample hosts (the fixtures
+/// check the same on theirs; `fuzz/` on arbitrary facts).
+#[test]
+fn the_direct_evaluator_agrees_with_cel_on_the_sample_hosts() {
+    let config = config();
+    for host in [
+        "neglected",
+        "dell-r740",
+        "debian-kvm",
+        "regular-report-only",
+    ] {
+        let diffs = differential(&config.catalogue, &golden(host), now());
+        assert!(diffs.is_empty(), "{host}:\n{}", diffs.join("\n"));
     }
 }
 

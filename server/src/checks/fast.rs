@@ -587,6 +587,9 @@ impl<'a> Eval<'_, 'a> {
                 V::Owned(format(template.text()?, &args)?)
             }
             Node::OrValue(base, path, default) => {
+                // cel evaluates a call's argument before the call: a default that fails
+                // fails the whole expression even when it is not needed.
+                let default = self.eval(default)?;
                 let mut v = self.eval(base)?;
                 for field in path {
                     // A missing field on a map ends the chain with the default; selecting
@@ -594,7 +597,7 @@ impl<'a> Eval<'_, 'a> {
                     match v {
                         V::Obj(o) => match o.get(field) {
                             Some(x) => v = from_json(x),
-                            None => return self.eval(default),
+                            None => return Some(default),
                         },
                         _ => return None,
                     }

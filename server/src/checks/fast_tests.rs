@@ -186,6 +186,13 @@ fn hand_picked_expressions_agree_and_most_run_directly() {
         ("facts.a.map[?'nope'].orValue(0)", Some(json!(0))),
         ("facts.a[?'map'].?y.orValue('d')", Some(json!("z"))),
         ("facts.a.ints[?7].orValue(0)", None),
+        // The default is evaluated first, as cel does: a failing one fails the whole
+        // expression even when the value is there (found by fuzz/ facts).
+        ("facts.a.?s.orValue(facts.a.missing)", None),
+        (
+            "facts.a.?s.orValue(facts.a.map[?'nope'].orValue('d'))",
+            Some(json!("abc")),
+        ),
     ];
     let mut direct = 0;
     for (source, expected) in cases {

@@ -68,6 +68,36 @@ pub fn run_fixtures(catalogue: &Catalogue) -> Vec<FixtureOutcome> {
     outcomes
 }
 
+/// Runs every check of `catalogue` on `facts` at `now`, with its default params, once
+/// with the direct evaluator and once with cel alone, and describes each check whose
+/// outcomes differ (empty when they all agree). The differential fuzz target (`fuzz/`)
+/// calls it with arbitrary facts; the fixtures do the same on known ones.
+pub fn differential(
+    catalogue: &Catalogue,
+    facts: &serde_json::Value,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<String> {
+    let host = HostInputs::new(catalogue.env(), facts, now);
+    catalogue
+        .checks()
+        .iter()
+        .filter_map(|check| {
+            let direct = run_check(check, &host, &check.param_defaults, true, true);
+            let by_cel = run_check(check, &host, &check.param_defaults, true, false);
+            (direct != by_cel).then(|| {
+                format!(
+                    "{}: the direct evaluator gave {} (evidence {}), cel {} (evidence {})",
+                    check.id,
+                    describe(&direct),
+                    evidence_text(&direct),
+                    describe(&by_cel),
+                    evidence_text(&by_cel)
+                )
+            })
+        })
+        .collect()
+}
+
 fn run_one(catalogue: &Catalogue, check: &Arc<Check>, fixture: &Fixture) -> FixtureOutcome {
     let run = |fast: bool| {
         let host = HostInputs::new(catalogue.env(), &fixture.facts, fixture.now);

@@ -46,7 +46,8 @@ pub use eval::{
 };
 pub use expr::{Expr, MAX_EVIDENCE_DEPTH, VARIABLES};
 pub use fixtures::{
-    Coverage, FixtureOutcome, FixtureReport, MissingFixture, missing_fixtures, run_fixtures,
+    Coverage, FixtureOutcome, FixtureReport, MissingFixture, differential, missing_fixtures,
+    run_fixtures,
 };
 pub use model::{
     Category, Check, CheckId, Expect, Fixture, Param, Rule, Severity, SourceLoc, WEIGHT_CRITICAL,

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Builds the fuzz targets and runs them.
+#   fuzz/run.sh                    build every target, run each for 60 s (CI: FUZZ_SECONDS=20)
+#   fuzz/run.sh report 600         run one target for 600 s
+#   FUZZ_RUNS=10000000 fuzz/run.sh facts   run one target for 10 million executions
+# With cargo-fuzz installed (`cargo install cargo-fuzz`) it builds through `cargo fuzz`;
+# without it, through plain cargo with the same sanitizer-coverage flags. Either way on
+# the stable toolchain and without AddressSanitizer (`-s none`): the code under test is
+# safe Rust plus SQLite's C, which these targets do not reach.
+# Corpora grow in fuzz/corpus/TARGET (not in git), seeded from fuzz/seeds/TARGET; a crash
+# is written to fuzz/artifacts/TARGET. Keep each fixed crash in fuzz/regressions/TARGET:
+# `cargo test -p estate-server --test fuzz_regressions` replays them.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+TARGETS=(report config checks facts)
+HOST=$(rustc -vV | sed -n 's/^host: //p')
+if [ $# -ge 1 ]; then TARGETS=("$1"); fi
+SECONDS_EACH=${2:-${FUZZ_SECONDS:-60}}
+
+if cargo fuzz --version >/dev/null 2>&1; then
+  echo "building with $(cargo fuzz --version)"
+  if [ $# -ge 1 ]; then
+    cargo fuzz build -s none --release --debug-assertions "$1"
+  else
+    cargo fuzz build -s none --release --debug-assertions
+  fi
+  BIN=target/$HOST/release
+else
+  echo "cargo-fuzz is not installed: building with cargo and the sanitizer-coverage flags"
+  RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+-Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
+-Cllvm-args=-sanitizer-coverage-trace-compares -Cdebug-assertions -Coverflow-checks" \
+    cargo build --release --target "$HOST" --bins
+  BIN=target/$HOST/release
+fi
+
+for t in "${TARGETS[@]}"; do
+  mkdir -p "corpus/$t" "artifacts/$t"
+  seeds=()
+  [ -d "seeds/$t" ] && seeds+=("seeds/$t")
+  [ -d "regressions/$t" ] && seeds+=("regressions/$t")
+  dict=()
+  [ -f "dict/$t.dict" ] && dict=(-dict="dict/$t.dict")
+  limit=(-max_total_time="$SECONDS_EACH")
+  [ -n "${FUZZ_RUNS:-}" ] && limit=(-runs="$FUZZ_RUNS")
+  echo "=== $t ==="
+  "$BIN/$t" "corpus/$t" "${seeds[@]}" "${dict[@]}" "${limit[@]}" \
+    -artifact_prefix="artifacts/$t/" -max_len=65536 -rss_limit_mb=2048 \
+    -print_final_stats=1 2>&1 \
+    | grep -E "^(#[0-9]+\s+DONE|stat::|==[0-9]+== ERROR|SUMMARY|Done)|panicked|Test unit written" || true
+  if compgen -G "artifacts/$t/crash-*" >/dev/null || compgen -G "artifacts/$t/oom-*" >/dev/null; then
+    echo "FAILED: $t wrote a crash to fuzz/artifacts/$t"; exit 1
+  fi
+done
