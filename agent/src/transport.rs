@@ -364,14 +364,17 @@ enum Attempt {
     Unauthorised(String),
 }
 
-fn api_message(body: &[u8]) -> String {
+/// A collector's error answer as `code: message`, or the start of the body when it is
+/// not one.
+pub(crate) fn api_message(body: &[u8]) -> String {
     match serde_json::from_slice::<ApiError>(body) {
         Ok(err) => format!("{}: {}", err.error_code, err.message),
         Err(_) => String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
     }
 }
 
-fn error_chain(err: &dyn std::error::Error) -> String {
+/// An error with every cause after it, `: `-separated.
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {

@@ -3,15 +3,13 @@
 
 use std::time::Duration;
 
-use estate_protocol::{
-    ApiError, ENROL_PATH, EnrolRequest, EnrolResponse, IngestResponse, REPORTS_PATH,
-};
+use estate_protocol::{ENROL_PATH, EnrolRequest, EnrolResponse, IngestResponse, REPORTS_PATH};
 use reqwest::StatusCode;
 use uuid::Uuid;
 
 use super::host::Token;
 use super::{Options, Shared, SimulateError};
-use crate::transport::parse_retry_after;
+use crate::transport::{api_message, error_chain, parse_retry_after};
 
 /// An answer to one attempt.
 #[derive(Debug)]
@@ -58,17 +56,6 @@ pub(super) fn client(options: &Options) -> Result<reqwest::Client, SimulateError
         .map_err(|e| SimulateError::Client(e.to_string()))
 }
 
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 fn request_error_key(err: &reqwest::Error) -> &'static str {
     if err.is_timeout() {
         "timeout"
@@ -76,13 +63,6 @@ fn request_error_key(err: &reqwest::Error) -> &'static str {
         "connect"
     } else {
         "request"
-    }
-}
-
-fn api_message(body: &[u8]) -> String {
-    match serde_json::from_slice::<ApiError>(body) {
-        Ok(err) => format!("{}: {}", err.error_code, err.message),
-        Err(_) => String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
     }
 }
 
