@@ -494,33 +494,56 @@ async fn the_collector_writes_reports_on_its_schedule_and_keeps_the_newest() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_loader_reads_every_host_in_windows_and_keeps_the_order() {
+async fn the_loader_reads_every_host_in_pages_and_keeps_the_order() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = ServerConfig::default();
     config.storage.backend = Backend::Sqlite(dir.path().join("estate.db"));
     let store = estate_server::open_store(&config).unwrap();
     let assessor = Arc::new(Assessor::load(&AssessConfig::default()).unwrap());
     let raw = std::fs::read_to_string(manifest_dir().join("tests").join(REPORTS[1])).unwrap();
-    // More hosts than one read-ahead window; every third without an assessment.
-    let n = estate_server::report::load::READ_AHEAD * 2 + 7;
+    // More hosts than two pages; every third without an assessment. One host is assessed
+    // for real; the others get a copy of its stored assessment (as fast as the store
+    // writes, written concurrently so that they share commits).
+    let n = estate_server::report::load::PAGE_HOSTS as usize * 2 + 7;
+    let mut writes = tokio::task::JoinSet::new();
     for i in 0..n {
         let mut report: Value = serde_json::from_str(&raw).unwrap();
         report["report_id"] = Value::from(uuid::Uuid::new_v4().to_string());
-        report["host_id"] = Value::from(format!("host-{i:03}"));
-        report["hostname"] = Value::from(format!("web-{i:03}"));
+        report["host_id"] = Value::from(format!("host-{i:04}"));
+        report["hostname"] = Value::from(format!("web-{i:04}"));
+        if i != 1 {
+            // Only the host assessed for real needs its inventory.
+            report.as_object_mut().unwrap().remove("inventory");
+        }
         let text = report.to_string();
         let parsed = estate_server::ingest::parse_report(text.as_bytes()).unwrap();
         let new = estate_server::ingest::to_new_report(&parsed, text, parsed.collected_at).unwrap();
-        store.ingest(new).await.unwrap();
-        if i % 3 != 0 {
-            estate_server::pipeline::assess_host(
-                store.as_ref(),
-                &assessor,
-                &format!("host-{i:03}"),
-            )
-            .await
-            .unwrap();
-        }
+        let store = Arc::clone(&store);
+        writes.spawn(async move {
+            store.ingest(new).await.unwrap();
+        });
+    }
+    while let Some(done) = writes.join_next().await {
+        done.unwrap();
+    }
+    estate_server::pipeline::assess_host(store.as_ref(), &assessor, "host-0001")
+        .await
+        .unwrap();
+    let (record, _) = store
+        .assessment("host-0001".to_owned())
+        .await
+        .unwrap()
+        .unwrap();
+    for i in (0..n).filter(|i| i % 3 != 0 && *i != 1) {
+        let mut copy = record.clone();
+        copy.host_id = format!("host-{i:04}");
+        let store = Arc::clone(&store);
+        writes.spawn(async move {
+            store.save_assessment(copy).await.unwrap();
+        });
+    }
+    while let Some(done) = writes.join_next().await {
+        done.unwrap();
     }
     let options = estate_server::report::load::LoadOptions {
         now: chrono::Utc::now(),
@@ -547,12 +570,12 @@ async fn the_loader_reads_every_host_in_windows_and_keeps_the_order() {
         .iter()
         .map(|h| h.host_id.clone())
         .collect();
-    let expected: Vec<String> = (0..n).map(|i| format!("host-{i:03}")).collect();
+    let expected: Vec<String> = (0..n).map(|i| format!("host-{i:04}")).collect();
     assert_eq!(ids, expected);
     let missing: Vec<usize> = (0..n).filter(|i| i % 3 == 0).collect();
     assert_eq!(loaded.unassessed, missing);
     for (i, h) in loaded.input.hosts.iter().enumerate() {
-        assert_eq!(h.hostname, format!("web-{i:03}"));
+        assert_eq!(h.hostname, format!("web-{i:04}"));
         assert_eq!(h.assessment.is_some(), i % 3 != 0, "{i}");
         if let Some(a) = &h.assessment {
             assert!(!a.results.is_empty());

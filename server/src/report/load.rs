@@ -7,14 +7,18 @@
 //! This is the store edge of the report module: it reads through the [`Store`] trait and
 //! does no other I/O.
 
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
+use tokio::task::JoinHandle;
 
 use crate::assess::Assessor;
 use crate::report::changes::PreviousReport;
 use crate::report::input::{
-    CheckInfo, HostAssessment, ReportHost, ReportInput, ReportSettings, check_index,
+    CheckIndex, CheckInfo, HostAssessment, ReportHost, ReportInput, ReportSettings, check_index,
 };
-use crate::store::{HostRecord, Store, StoreError, StoreFuture};
+use crate::store::{AssessmentRecord, HostRecord, Store, StoreError};
 
 /// The title of a report when none is given.
 pub const DEFAULT_TITLE: &str = "Estate health check";
@@ -80,39 +84,42 @@ pub fn keep_scenario(a: &mut HostAssessment, only: Option<&str>) {
     }
 }
 
-/// Assessments read from the store at once (the store's readers work on them in
-/// parallel while the previous ones are parsed).
-pub const READ_AHEAD: usize = 32;
+/// Stored assessments read from the store in one query.
+pub const PAGE_HOSTS: u32 = 512;
 
-/// Polls the futures together; their results in order.
-async fn join_all<'a, T>(futures: Vec<StoreFuture<'a, T>>) -> Vec<Result<T, StoreError>> {
-    let mut pending: Vec<Option<StoreFuture<'a, T>>> = futures.into_iter().map(Some).collect();
-    let mut done: Vec<Option<Result<T, StoreError>>> = pending.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut waiting = false;
-        for (slot, out) in pending.iter_mut().zip(done.iter_mut()) {
-            if let Some(f) = slot {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => {
-                        *out = Some(v);
-                        *slot = None;
-                    }
-                    std::task::Poll::Pending => waiting = true,
-                }
+/// Pages parsed at once on the blocking pool while the next one is read.
+const PARSE_AHEAD: usize = 2;
+
+/// A page's assessments as the report needs them, by host id: `None` for a host whose
+/// stored assessment was made with another profile.
+type ParsedPage = Vec<(String, Option<HostAssessment>)>;
+
+/// Parses one page of stored assessments (CPU only, on the blocking pool).
+fn parse_page(
+    page: Vec<AssessmentRecord>,
+    index: &CheckIndex,
+    profile: &str,
+    scenario: Option<&str>,
+) -> Result<ParsedPage, LoadError> {
+    page.into_iter()
+        .map(|stored| {
+            let (made_with, mut a) = HostAssessment::from_detail_json(&stored.detail_json, index)
+                .map_err(|e| LoadError::Stored {
+                host: stored.host_id.clone(),
+                message: e.to_string(),
+            })?;
+            if made_with != profile {
+                return Ok((stored.host_id, None));
             }
-        }
-        if waiting {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    done.into_iter().flatten().collect()
+            keep_scenario(&mut a, scenario);
+            Ok((stored.host_id, Some(a)))
+        })
+        .collect()
 }
 
-/// Reads every host and its stored assessment. `progress(done, total)` is called as
-/// hosts are read.
+/// Reads every host and its stored assessment: the hosts in one query, the assessments a
+/// page of [`PAGE_HOSTS`] at a time, each page parsed on the blocking pool while the
+/// next is read. `progress(done, total)` is called as assessments are read.
 pub async fn from_store(
     store: &dyn Store,
     assessor: &Assessor,
@@ -121,40 +128,52 @@ pub async fn from_store(
 ) -> Result<Loaded, LoadError> {
     let plan = assessor.plan();
     let checks = CheckInfo::from_plan(plan);
-    let index = check_index(&checks);
+    let index = Arc::new(check_index(&checks));
+    let profile: Arc<str> = Arc::from(plan.profile());
+    let scenario: Option<Arc<str>> = options.scenario.as_deref().map(Arc::from);
     let records = store.hosts().await?;
     let total = records.len() as u64;
+
+    let mut assessed: HashMap<String, HostAssessment> = HashMap::with_capacity(records.len());
+    let mut read = 0_u64;
+    let mut parsing: VecDeque<JoinHandle<Result<ParsedPage, LoadError>>> = VecDeque::new();
+    let mut after: Option<String> = None;
+    let mut more = true;
+    while more || !parsing.is_empty() {
+        if more {
+            let page = store.assessment_details(after.clone(), PAGE_HOSTS).await?;
+            more = page.len() == PAGE_HOSTS as usize;
+            if let Some(last) = page.last() {
+                after = Some(last.host_id.clone());
+                read += page.len() as u64;
+                let (index, profile, scenario) =
+                    (Arc::clone(&index), Arc::clone(&profile), scenario.clone());
+                parsing.push_back(tokio::task::spawn_blocking(move || {
+                    parse_page(page, &index, &profile, scenario.as_deref())
+                }));
+            }
+        }
+        if parsing.len() > PARSE_AHEAD || (!more && !parsing.is_empty()) {
+            if let Some(next) = parsing.pop_front() {
+                let page = next.await.map_err(|e| LoadError::Stored {
+                    host: String::new(),
+                    message: format!("parser task failed: {e}"),
+                })??;
+                assessed.extend(page.into_iter().filter_map(|(h, a)| Some((h, a?))));
+            }
+            progress(read.min(total), total);
+        }
+    }
+
     let mut hosts = Vec::with_capacity(records.len());
     let mut unassessed = Vec::new();
-    let mut records = records.into_iter().peekable();
-    while records.peek().is_some() {
-        let window: Vec<HostRecord> = records.by_ref().take(READ_AHEAD).collect();
-        let reads = window
-            .iter()
-            .map(|h| store.assessment(h.host_id.clone()))
-            .collect();
-        for (record, stored) in window.into_iter().zip(join_all(reads).await) {
-            let i = hosts.len();
-            let mut host = report_host(record);
-            if let Some((stored, _)) = stored? {
-                let (profile, mut a) =
-                    HostAssessment::from_detail_json(&stored.detail_json, &index).map_err(|e| {
-                        LoadError::Stored {
-                            host: host.host_id.clone(),
-                            message: e.to_string(),
-                        }
-                    })?;
-                if profile == plan.profile() {
-                    keep_scenario(&mut a, options.scenario.as_deref());
-                    host.assessment = Some(a);
-                }
-            }
-            if host.assessment.is_none() {
-                unassessed.push(i);
-            }
-            hosts.push(host);
+    for record in records {
+        let mut host = report_host(record);
+        host.assessment = assessed.remove(&host.host_id);
+        if host.assessment.is_none() {
+            unassessed.push(hosts.len());
         }
-        progress(hosts.len() as u64, total);
+        hosts.push(host);
     }
     progress(total, total);
     let mut scenarios: Vec<String> = assessor

@@ -88,6 +88,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     latest_report_is_the_newest_collected(store.as_ref()).await;
     assessments_track_status_changes(store.as_ref()).await;
     carbon_estimates_follow_the_latest_assessment(store.as_ref()).await;
+    assessment_details_page_by_host_id(store.as_ref()).await;
     energy_totals_count_each_report_once(store.as_ref()).await;
     concurrent_writes_are_grouped(Arc::clone(&store), 200).await;
 }
@@ -586,6 +587,56 @@ pub async fn carbon_estimates_follow_the_latest_assessment(store: &dyn Store) {
             .filter(|a| a.host_id.starts_with("carbon-"))
             .all(|a| a.carbon_json.is_none())
     );
+}
+
+/// Stored assessments with their detail are read in pages by host id: each page after
+/// the last id of the previous one, the latest assessment of each host, no statuses.
+pub async fn assessment_details_page_by_host_id(store: &dyn Store) {
+    for (host, minutes) in [("page-c", 0), ("page-a", 0), ("page-b", 0), ("page-a", 5)] {
+        let record = assessment(host, minutes, &[("a", "pass")]);
+        ok(store.save_assessment(record).await, host);
+    }
+    let mut seen = Vec::new();
+    let mut after = Some("page-".to_owned());
+    loop {
+        let page = ok(store.assessment_details(after.clone(), 2).await, "page");
+        assert!(page.len() <= 2, "a page holds at most `limit` hosts");
+        let Some(last) = page.last() else { break };
+        after = Some(last.host_id.clone());
+        let mine: Vec<_> = page
+            .iter()
+            .filter(|r| r.host_id.starts_with("page-"))
+            .collect();
+        if mine.is_empty() {
+            break;
+        }
+        for r in mine {
+            assert!(r.statuses.is_empty() && r.carbon_json.is_none());
+            seen.push((r.host_id.clone(), r.detail_json.clone(), r.profile.clone()));
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            (
+                "page-a".to_owned(),
+                "{\"at\":5}".to_owned(),
+                "baseline".to_owned()
+            ),
+            (
+                "page-b".to_owned(),
+                "{\"at\":0}".to_owned(),
+                "baseline".to_owned()
+            ),
+            (
+                "page-c".to_owned(),
+                "{\"at\":0}".to_owned(),
+                "baseline".to_owned()
+            ),
+        ]
+    );
+    let first = ok(store.assessment_details(None, 1).await, "first page");
+    assert_eq!(first.len(), 1, "no cursor starts at the first host");
 }
 
 /// A host's energy total is the sum of its stored reports' `energy_joules`: a duplicate

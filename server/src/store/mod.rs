@@ -352,6 +352,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Every host's assessment without `detail_json` and `carbon_json`, by host id (for
     /// fleet counts).
     fn assessments(&self) -> StoreFuture<'_, Vec<AssessmentRecord>>;
+    /// One page of stored assessments with their `detail_json` (`statuses` and
+    /// `carbon_json` left empty): at most `limit` hosts whose id sorts after `after`, by
+    /// host id. What a report reads, one query per page instead of one per host.
+    fn assessment_details(
+        &self,
+        after: Option<String>,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<AssessmentRecord>>;
     /// Every host's stored carbon estimate (hosts assessed without one are left out), by
     /// host id.
     fn carbon_estimates(&self) -> StoreFuture<'_, Vec<CarbonRecord>>;

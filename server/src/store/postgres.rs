@@ -679,6 +679,34 @@ impl Store for PostgresStore {
         })
     }
 
+    fn assessment_details(
+        &self,
+        after: Option<String>,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<AssessmentRecord>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let stmt = client
+                .prepare_cached(
+                    "SELECT host_id, assessed_at, profile, score, band, detail_json,
+                        NULL::text AS carbon_json, NULL::text[] AS check_ids,
+                        NULL::text[] AS statuses
+                     FROM assessments WHERE $1::text IS NULL OR host_id > $1
+                     ORDER BY host_id LIMIT $2",
+                )
+                .await
+                .map_err(db)?;
+            let rows = client
+                .query(&stmt, &[&after, &i64::from(limit)])
+                .await
+                .map_err(db)?;
+            rows.iter()
+                .map(assessment_row)
+                .collect::<Result<_, _>>()
+                .map_err(db)
+        })
+    }
+
     fn carbon_estimates(&self) -> StoreFuture<'_, Vec<CarbonRecord>> {
         Box::pin(async move {
             let client = self.client().await?;

@@ -938,6 +938,22 @@ impl Store for SqliteStore {
         })
     }
 
+    fn assessment_details(
+        &self,
+        after: Option<String>,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<AssessmentRecord>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT host_id, assessed_at, profile, score, band, detail_json, NULL
+                 FROM assessments WHERE ?1 IS NULL OR host_id > ?1
+                 ORDER BY host_id LIMIT ?2",
+            )?;
+            stmt.query_map(params![after, limit], assessment_row)?
+                .collect()
+        })
+    }
+
     fn carbon_estimates(&self) -> StoreFuture<'_, Vec<CarbonRecord>> {
         self.read(|c| {
             let mut stmt = c.prepare(

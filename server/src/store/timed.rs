@@ -98,6 +98,16 @@ impl Store for TimedStore {
     fn assessments(&self) -> StoreFuture<'_, Vec<AssessmentRecord>> {
         self.timed("assessments", self.inner.assessments())
     }
+    fn assessment_details(
+        &self,
+        after: Option<String>,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<AssessmentRecord>> {
+        self.timed(
+            "assessment_details",
+            self.inner.assessment_details(after, limit),
+        )
+    }
     fn carbon_estimates(&self) -> StoreFuture<'_, Vec<CarbonRecord>> {
         self.timed("carbon_estimates", self.inner.carbon_estimates())
     }
