@@ -183,6 +183,18 @@ pub struct CollectorTarget {
     pub enrolment_token_file: Option<PathBuf>,
     /// Extra CA bundle (PEM) to trust for the collector's certificate.
     pub ca_file: Option<PathBuf>,
+    /// The agent's client certificate and key, for a collector that asks for one
+    /// (mutual TLS); `None` presents none.
+    pub client_identity: Option<ClientIdentity>,
+}
+
+/// `collector.client_cert_file` and `collector.client_key_file`, always both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientIdentity {
+    /// PEM certificate chain, leaf first.
+    pub cert_file: PathBuf,
+    /// PEM private key (PKCS#8, RSA or SEC1) of the leaf certificate.
+    pub key_file: PathBuf,
 }
 
 /// Spool settings.
@@ -298,6 +310,8 @@ struct RawCollector {
     token_file: Option<PathBuf>,
     enrolment_token_file: Option<PathBuf>,
     ca_file: Option<PathBuf>,
+    client_cert_file: Option<Spanned<PathBuf>>,
+    client_key_file: Option<Spanned<PathBuf>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -394,6 +408,32 @@ fn validate(raw: RawConfig, issues: &mut Issues<'_>) -> AgentConfig {
     config.collector.token_file = raw.collector.token_file;
     config.collector.enrolment_token_file = raw.collector.enrolment_token_file;
     config.collector.ca_file = raw.collector.ca_file;
+    config.collector.client_identity = match (
+        raw.collector.client_cert_file,
+        raw.collector.client_key_file,
+    ) {
+        (Some(cert), Some(key)) => Some(ClientIdentity {
+            cert_file: cert.into_inner(),
+            key_file: key.into_inner(),
+        }),
+        (Some(cert), None) => {
+            issues.at(
+                cert.span(),
+                "collector.client_cert_file",
+                "needs `collector.client_key_file` too (set both or neither)",
+            );
+            None
+        }
+        (None, Some(key)) => {
+            issues.at(
+                key.span(),
+                "collector.client_key_file",
+                "needs `collector.client_cert_file` too (set both or neither)",
+            );
+            None
+        }
+        (None, None) => None,
+    };
 
     if let Some(dir) = raw.agent.state_dir {
         config.state_dir = dir;
@@ -641,6 +681,29 @@ mod tests {
                 url: "https://intranet.example/health".to_owned(),
                 expect_status: vec![200]
             }
+        );
+    }
+
+    #[test]
+    fn client_certificate_and_key_come_together() {
+        let both = "[collector]\nclient_cert_file = \"/etc/estate/agent.crt\"\nclient_key_file = \"/etc/estate/agent.key\"\n";
+        assert_eq!(
+            AgentConfig::parse(both, "x")
+                .unwrap()
+                .collector
+                .client_identity,
+            Some(ClientIdentity {
+                cert_file: PathBuf::from("/etc/estate/agent.crt"),
+                key_file: PathBuf::from("/etc/estate/agent.key"),
+            })
+        );
+        assert_eq!(
+            errors("[collector]\nclient_cert_file = \"a.crt\"\n"),
+            "agent.toml:2:20: `collector.client_cert_file`: needs `collector.client_key_file` too (set both or neither)"
+        );
+        assert_eq!(
+            errors("[collector]\nclient_key_file = \"a.key\"\n"),
+            "agent.toml:2:19: `collector.client_key_file`: needs `collector.client_cert_file` too (set both or neither)"
         );
     }
 

@@ -15,7 +15,7 @@ use estate_protocol::{
 use reqwest::StatusCode;
 use uuid::Uuid;
 
-use crate::config::AgentConfig;
+use crate::config::{AgentConfig, ClientIdentity};
 
 /// Time to connect to the collector.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -37,6 +37,17 @@ pub enum TransportError {
     /// The CA file could not be read or parsed.
     #[error("collector.ca_file {path}: {message}")]
     CaFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// The client certificate or key (`collector.client_cert_file`,
+    /// `collector.client_key_file`) could not be read, parsed or paired.
+    #[error("{key} {}: {message}", path.display())]
+    ClientIdentity {
+        /// The config key naming the file.
+        key: &'static str,
         /// The file.
         path: PathBuf,
         /// Why.
@@ -155,7 +166,8 @@ pub struct Transport {
 
 impl Transport {
     /// Sets up the client for the config's collector (system roots plus
-    /// `collector.ca_file`) on behalf of `host_id`.
+    /// `collector.ca_file`; the client certificate of `collector.client_cert_file` and
+    /// `collector.client_key_file` when set) on behalf of `host_id`.
     pub fn new(
         config: &AgentConfig,
         host_id: &str,
@@ -182,6 +194,9 @@ impl Transport {
                 return Err(ca_error("no certificate in the file".to_owned()));
             }
             builder = builder.tls_certs_merge(certs);
+        }
+        if let Some(identity) = &config.collector.client_identity {
+            builder = builder.identity(client_identity(identity)?);
         }
         let client = builder
             .build()
@@ -362,6 +377,64 @@ impl Transport {
 enum Attempt {
     Done(SendOutcome),
     Unauthorised(String),
+}
+
+/// Reads the agent's client certificate chain and key, checks that the key is the
+/// certificate's, and makes them the identity presented to a collector that asks.
+fn client_identity(files: &ClientIdentity) -> Result<reqwest::Identity, TransportError> {
+    use rustls::pki_types::pem::{self, PemObject};
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    const CERT: &str = "collector.client_cert_file";
+    const KEY: &str = "collector.client_key_file";
+    let fail = |key: &'static str, path: &Path, message: String| TransportError::ClientIdentity {
+        key,
+        path: path.to_path_buf(),
+        message,
+    };
+    let cert_pem =
+        std::fs::read(&files.cert_file).map_err(|e| fail(CERT, &files.cert_file, e.to_string()))?;
+    let key_pem =
+        std::fs::read(&files.key_file).map_err(|e| fail(KEY, &files.key_file, e.to_string()))?;
+    let chain = CertificateDer::pem_slice_iter(&cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| fail(CERT, &files.cert_file, format!("not valid PEM: {e}")))?;
+    if chain.is_empty() {
+        return Err(fail(
+            CERT,
+            &files.cert_file,
+            "no certificate in the file".to_owned(),
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| match e {
+        pem::Error::NoItemsFound => fail(
+            KEY,
+            &files.key_file,
+            "no private key (PKCS#8, RSA or SEC1) in the file".to_owned(),
+        ),
+        e => fail(KEY, &files.key_file, format!("not valid PEM: {e}")),
+    })?;
+    let signing_key = rustls::crypto::ring::default_provider()
+        .key_provider
+        .load_private_key(key)
+        .map_err(|e| fail(KEY, &files.key_file, format!("unusable private key: {e}")))?;
+    let certified = rustls::sign::CertifiedKey::new(chain, signing_key);
+    if let Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) =
+        certified.keys_match()
+    {
+        return Err(fail(
+            KEY,
+            &files.key_file,
+            format!(
+                "the private key does not match the certificate in {}",
+                files.cert_file.display()
+            ),
+        ));
+    }
+    // reqwest reads the chain and the key from one PEM buffer.
+    let mut both = cert_pem;
+    both.push(b'\n');
+    both.extend_from_slice(&key_pem);
+    reqwest::Identity::from_pem(&both).map_err(|e| fail(CERT, &files.cert_file, error_chain(&e)))
 }
 
 /// A collector's error answer as `code: message`, or the start of the body when it is

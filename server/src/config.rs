@@ -76,6 +76,8 @@ pub struct ServerConfig {
     pub assess: crate::assess::AssessConfig,
     /// Scheduled reports (`[reports]`); none when the section is absent.
     pub reports: Option<crate::report::ReportsConfig>,
+    /// HTTPS (`[tls]`); plain HTTP when the section is absent.
+    pub tls: Option<TlsConfig>,
 }
 
 impl Default for ServerConfig {
@@ -93,8 +95,41 @@ impl Default for ServerConfig {
             metrics: MetricsConfig::default(),
             assess: crate::assess::AssessConfig::default(),
             reports: None,
+            tls: None,
         }
     }
+}
+
+/// `[tls]`: the collector serves HTTPS with this certificate and key (reloaded on
+/// SIGHUP, see [`crate::tls`]). The files are read when the server starts, not here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// PEM certificate chain, leaf first.
+    pub cert_file: PathBuf,
+    /// PEM private key (PKCS#8, RSA or SEC1) of the leaf certificate.
+    pub key_file: PathBuf,
+    /// Whether clients must present a certificate.
+    pub client_auth: ClientAuth,
+}
+
+/// `[tls] client_auth` with `client_ca_file`: mutual TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// No client certificates are asked for (the default).
+    Off,
+    /// A client certificate is asked for: one that is presented must chain to the CA
+    /// (else the handshake fails), but a client that presents none is served too and
+    /// authenticates by its bearer token alone.
+    Optional {
+        /// PEM bundle of the CA(s) client certificates must chain to.
+        ca_file: PathBuf,
+    },
+    /// Every connection must present a certificate chaining to the CA, or the
+    /// handshake fails.
+    Required {
+        /// PEM bundle of the CA(s) client certificates must chain to.
+        ca_file: PathBuf,
+    },
 }
 
 /// Which backend and how it writes.
@@ -193,6 +228,16 @@ struct RawConfig {
     #[serde(default)]
     carbon: RawCarbon,
     reports: Option<Spanned<crate::report::schedule::RawReports>>,
+    tls: Option<Spanned<RawTls>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert_file: Option<Spanned<PathBuf>>,
+    key_file: Option<Spanned<PathBuf>>,
+    client_ca_file: Option<Spanned<PathBuf>>,
+    client_auth: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -429,8 +474,89 @@ fn validate(raw: RawConfig, issues: &mut Issues<'_>, file: &Source<'_>) -> Serve
         config.reports =
             crate::report::schedule::validate(reports.into_inner(), span, issues, file.base);
     }
+    if let Some(tls) = raw.tls {
+        config.tls = validate_tls(tls, issues, file);
+    }
     config.assess.derive.stale_after = config.stale_after;
     config
+}
+
+/// `[tls]`: both files named, `client_auth` one of off/optional/required, and a
+/// `client_ca_file` exactly when client certificates are asked for. Relative paths are
+/// resolved against the config file's directory.
+fn validate_tls(
+    raw: Spanned<RawTls>,
+    issues: &mut Issues<'_>,
+    file: &Source<'_>,
+) -> Option<TlsConfig> {
+    let span = raw.span();
+    let raw = raw.into_inner();
+    let path = |value: Option<Spanned<PathBuf>>, key: &str, issues: &mut Issues<'_>| {
+        let value = value?;
+        if value.get_ref().as_os_str().is_empty() {
+            issues.at(value.span(), key, "must not be empty");
+            return None;
+        }
+        let value = value.into_inner();
+        Some(match file.base {
+            Some(base) if value.is_relative() => base.join(value),
+            _ => value,
+        })
+    };
+    for (absent, key) in [
+        (raw.cert_file.is_none(), "tls.cert_file"),
+        (raw.key_file.is_none(), "tls.key_file"),
+    ] {
+        if absent {
+            issues.at(span.clone(), key, "is required in [tls]");
+        }
+    }
+    let cert_file = path(raw.cert_file, "tls.cert_file", issues);
+    let key_file = path(raw.key_file, "tls.key_file", issues);
+    let ca_span = raw.client_ca_file.as_ref().map(Spanned::span);
+    let ca_file = path(raw.client_ca_file, "tls.client_ca_file", issues);
+    let mode = match &raw.client_auth {
+        None => None,
+        Some(mode) => match mode.get_ref().as_str() {
+            "off" => None,
+            m @ ("optional" | "required") => Some((m == "required", mode.span())),
+            other => {
+                issues.at(
+                    mode.span(),
+                    "tls.client_auth",
+                    format!("`{other}` is not off, optional or required"),
+                );
+                return None;
+            }
+        },
+    };
+    let client_auth = match (mode, ca_file, ca_span) {
+        (None, None, _) => ClientAuth::Off,
+        (None, Some(_), ca_span) => {
+            issues.at(
+                ca_span.unwrap_or(span),
+                "tls.client_ca_file",
+                "is set but `tls.client_auth` is off: set client_auth = \"optional\" or \"required\", or remove client_ca_file",
+            );
+            return None;
+        }
+        (Some((_, at)), None, None) => {
+            issues.at(
+                at,
+                "tls.client_auth",
+                "needs `tls.client_ca_file`, the CA bundle client certificates must chain to",
+            );
+            return None;
+        }
+        (Some(_), None, Some(_)) => return None, // client_ca_file was empty: reported
+        (Some((true, _)), Some(ca_file), _) => ClientAuth::Required { ca_file },
+        (Some((false, _)), Some(ca_file), _) => ClientAuth::Optional { ca_file },
+    };
+    Some(TlsConfig {
+        cert_file: cert_file?,
+        key_file: key_file?,
+        client_auth,
+    })
 }
 
 fn ratio(value: &Spanned<f64>, key: &str, issues: &mut Issues<'_>) -> Option<f64> {

@@ -75,6 +75,8 @@ pub struct AppState {
     pub admin_token: Option<Arc<str>>,
     /// Agent tokens the store confirmed recently (`auth::TOKEN_CACHE_TTL`).
     pub tokens: Arc<auth::TokenCache>,
+    /// The web page's reports directory and shared estate view ([`crate::web`]).
+    pub web: crate::web::WebState,
 }
 
 /// The OpenAPI 3.1 document of this API, served at [`OPENAPI_PATH`].
@@ -104,9 +106,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/admin/reload"),
 ];
 
-/// The router of the whole API.
+/// The router of the whole API, and the web page's `/` and `/ui` routes
+/// ([`crate::web::router`]; pages, not API: they are not in [`ROUTES`]).
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .merge(crate::web::router(state.clone()))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -496,7 +500,7 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, HttpError> {
     state.metrics.sync_assessments(
         stats.assessed.load(std::sync::atomic::Ordering::Relaxed),
         stats.failed.load(std::sync::atomic::Ordering::Relaxed),
-        stats.dropped.load(std::sync::atomic::Ordering::Relaxed),
+        state.assess_queue.waiting(),
     );
     let text = state.metrics.encode().map_err(|e| {
         tracing::error!(error = %e, "cannot encode metrics");

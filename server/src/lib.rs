@@ -23,6 +23,8 @@ pub mod quickstart;
 pub mod ratelimit;
 pub mod report;
 pub mod store;
+pub mod tls;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -73,6 +75,9 @@ pub enum AppError {
     /// The metrics could not be set up.
     #[error(transparent)]
     Metrics(#[from] metrics::MetricsError),
+    /// The `[tls]` certificate, key or client CA could not be used.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     /// The HTTP server failed.
     #[error("the HTTP server failed: {0}")]
     Serve(#[source] std::io::Error),
@@ -149,6 +154,10 @@ pub fn build_state(config: &ServerConfig, store: Arc<dyn Store>) -> Result<AppSt
         rate_limiter: config
             .max_reports_per_host_per_minute
             .map(|n| Arc::new(ratelimit::RateLimiter::new(n))),
+        web: web::WebState::new(
+            config.reports.as_ref().map(|r| r.dir.clone()),
+            config.metrics.refresh,
+        ),
     })
 }
 
@@ -162,15 +171,25 @@ pub struct Server {
     retention: JoinHandle<()>,
     reassess: JoinHandle<()>,
     reloader: Reloader,
+    /// HTTPS, when `[tls]` is configured.
+    tls: Option<tls::Tls>,
+    /// Reloads the TLS certificate on SIGHUP.
+    tls_reload: Option<JoinHandle<()>>,
     /// The report schedule; dropping it stops it.
     #[allow(dead_code)]
     reports: Option<report::schedule::ScheduleHandle>,
 }
 
-/// Opens the store, binds `config.listen` and serves until [`Server::shutdown`].
+/// Opens the store, binds `config.listen` and serves until [`Server::shutdown`]: HTTPS
+/// when `[tls]` is configured (its files are read first: a bad certificate or key refuses
+/// the start), plain HTTP otherwise.
 pub async fn start(config: &ServerConfig) -> Result<Server, AppError> {
+    let tls = config.tls.as_ref().map(tls::Tls::load).transpose()?;
     let store = open_store(config)?;
     let state = build_state(config, Arc::clone(&store))?;
+    if let Some(tls) = &tls {
+        tls.record_in(state.metrics.clone());
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| AppError::Bind {
@@ -189,14 +208,19 @@ pub async fn start(config: &ServerConfig) -> Result<Server, AppError> {
         .clone()
         .map(|r| report::schedule::spawn(r, Arc::clone(&state.store), state.assessor.clone()));
     let app = http::router(state);
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                // Either a stop request or the Server being dropped ends serving.
-                let _ = stopped.await;
-            })
-            .await
-    });
+    // Either a stop request or the Server being dropped ends serving.
+    let stopped = async move {
+        let _ = stopped.await;
+    };
+    let task = match tls.clone() {
+        None => tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stopped)
+                .await
+        }),
+        Some(tls) => tokio::spawn(tls::serve(listener, app, tls, stopped)),
+    };
+    let tls_reload = tls.as_ref().and_then(tls::Tls::reload_on_sighup);
     let retention = tokio::spawn(retention_loop(
         Arc::clone(&store),
         config.retention.raw_reports,
@@ -214,7 +238,15 @@ pub async fn start(config: &ServerConfig) -> Result<Server, AppError> {
         }
         background.on_sighup().await;
     });
-    tracing::info!(%addr, "collector listening");
+    match &tls {
+        Some(tls) => tracing::info!(
+            %addr,
+            scheme = "https",
+            client_auth = tls.client_auth(),
+            "collector listening"
+        ),
+        None => tracing::info!(%addr, scheme = "http", "collector listening"),
+    }
     Ok(Server {
         addr,
         store,
@@ -223,6 +255,8 @@ pub async fn start(config: &ServerConfig) -> Result<Server, AppError> {
         retention,
         reassess,
         reloader,
+        tls,
+        tls_reload,
         reports,
     })
 }
@@ -304,6 +338,12 @@ impl Server {
         self.reloader.reload().await
     }
 
+    /// HTTPS, when `[tls]` is configured: what it serves, and [`tls::Tls::reload`] (what
+    /// SIGHUP does for the certificate).
+    pub fn tls(&self) -> Option<&tls::Tls> {
+        self.tls.as_ref()
+    }
+
     /// The store the server writes to.
     pub fn store(&self) -> Arc<dyn Store> {
         Arc::clone(&self.store)
@@ -314,6 +354,9 @@ impl Server {
         let _ = self.stop.send(());
         self.retention.abort();
         self.reassess.abort();
+        if let Some(reload) = &self.tls_reload {
+            reload.abort();
+        }
         match self.task.await {
             Ok(result) => result.map_err(AppError::Serve),
             Err(e) => Err(AppError::Serve(std::io::Error::other(e))),

@@ -125,7 +125,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::CheckConfig { file } => {
             let checked = ServerConfig::load(&file)
                 .map_err(CliError::from)
-                .and_then(|config| Ok(Assessor::load(&config.assess)?));
+                .and_then(|config| {
+                    // The certificate, key and client CA are read and matched as at start.
+                    if let Some(tls) = &config.tls {
+                        estate_server::tls::Tls::load(tls)
+                            .map_err(|e| CliError::Open(estate_server::AppError::Tls(e)))?;
+                    }
+                    Ok(Assessor::load(&config.assess)?)
+                });
             match checked {
                 Ok(_) => {
                     println!("{}: ok", file.display());

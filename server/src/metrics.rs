@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use prometheus::{
     CounterVec, Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter,
-    IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::carbon::{HostEstimate, ONPREM, OnPremMethod, READINESS_ORDER, Readiness, Totals};
@@ -54,6 +54,7 @@ pub struct Metrics {
     host_score: GaugeVec,
     host_band: IntGaugeVec,
     assessments: IntCounterVec,
+    assessment_queue: IntGauge,
     carbon_energy: GaugeVec,
     carbon_emissions: GaugeVec,
     carbon_saved: GaugeVec,
@@ -61,6 +62,8 @@ pub struct Metrics {
     carbon_unplaced: IntGaugeVec,
     host_power: GaugeVec,
     host_energy: CounterVec,
+    /// No labels: absent from `/metrics` until set, so a plain-HTTP collector has none.
+    tls_certificate_expiry: GaugeVec,
     view_refreshed: Arc<tokio::sync::Mutex<Option<Instant>>>,
 }
 
@@ -181,7 +184,7 @@ impl Metrics {
         let assessments = IntCounterVec::new(
             Opts::new(
                 "estate_assessments_total",
-                "Host assessments run by this process, by outcome (stored, failed, dropped: queue full).",
+                "Host assessments run by this process, by outcome (stored, failed).",
             ),
             &["outcome"],
         )?;
@@ -254,6 +257,11 @@ impl Metrics {
         registry.register(Box::new(host_score.clone()))?;
         registry.register(Box::new(host_band.clone()))?;
         registry.register(Box::new(assessments.clone()))?;
+        let assessment_queue = IntGauge::new(
+            "estate_assessment_queue_hosts",
+            "Hosts waiting to be assessed by this process (each at most once): the backlog after a config reload or a mass enrolment.",
+        )?;
+        registry.register(Box::new(assessment_queue.clone()))?;
         registry.register(Box::new(carbon_energy.clone()))?;
         registry.register(Box::new(carbon_emissions.clone()))?;
         registry.register(Box::new(carbon_saved.clone()))?;
@@ -261,7 +269,15 @@ impl Metrics {
         registry.register(Box::new(carbon_unplaced.clone()))?;
         registry.register(Box::new(host_power.clone()))?;
         registry.register(Box::new(host_energy.clone()))?;
-        for outcome in ["stored", "failed", "dropped"] {
+        let tls_certificate_expiry = GaugeVec::new(
+            Opts::new(
+                "estate_tls_certificate_expiry_timestamp_seconds",
+                "When the certificate the collector serves over HTTPS expires (its notAfter, Unix time); set at start and on each reload; absent without [tls].",
+            ),
+            &[],
+        )?;
+        registry.register(Box::new(tls_certificate_expiry.clone()))?;
+        for outcome in ["stored", "failed"] {
             assessments.with_label_values(&[outcome]);
         }
         #[cfg(target_os = "linux")]
@@ -292,6 +308,7 @@ impl Metrics {
             host_score,
             host_band,
             assessments,
+            assessment_queue,
             carbon_energy,
             carbon_emissions,
             carbon_saved,
@@ -299,6 +316,7 @@ impl Metrics {
             carbon_unplaced,
             host_power,
             host_energy,
+            tls_certificate_expiry,
             view_refreshed: Arc::new(tokio::sync::Mutex::new(None)),
         })
     }
@@ -308,6 +326,13 @@ impl Metrics {
     pub fn observe_ingest(&self, outcome: &str, elapsed: Duration) {
         self.ingest_reports.with_label_values(&[outcome]).inc();
         self.ingest_duration.observe(elapsed.as_secs_f64());
+    }
+
+    /// Records the serving certificate's notAfter (Unix seconds), at start and on reload.
+    pub fn set_tls_certificate_expiry(&self, not_after_unix: i64) {
+        self.tls_certificate_expiry
+            .with_label_values(&[] as &[&str])
+            .set(not_after_unix as f64);
     }
 
     /// Observes one store operation's duration.
@@ -540,9 +565,11 @@ impl Metrics {
         }
     }
 
-    /// Brings the assessment counters up to the queue's counts.
-    pub fn sync_assessments(&self, stored: u64, failed: u64, dropped: u64) {
-        for (outcome, n) in [("stored", stored), ("failed", failed), ("dropped", dropped)] {
+    /// Brings the assessment counters up to the queue's counts, and the queue's length.
+    pub fn sync_assessments(&self, stored: u64, failed: u64, waiting: usize) {
+        self.assessment_queue
+            .set(i64::try_from(waiting).unwrap_or(i64::MAX));
+        for (outcome, n) in [("stored", stored), ("failed", failed)] {
             let counter = self.assessments.with_label_values(&[outcome]);
             let seen = counter.get();
             if n > seen {

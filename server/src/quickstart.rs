@@ -201,6 +201,11 @@ async fn start_server(
         enrolment_token_file: Some(token_file.to_owned()),
         read_token_file: None,
     };
+    // The monthly report into the data directory, beside the first one (and listed by
+    // the web page's reports page).
+    config.reports = Some(crate::report::schedule::ReportsConfig::new(
+        data_dir.join(REPORTS_DIR),
+    ));
     match crate::start(&config).await {
         Err(AppError::Bind { source, .. })
             if listen.is_none() && source.kind() == std::io::ErrorKind::AddrInUse =>
@@ -310,8 +315,9 @@ async fn announce(
     } else {
         Err("no report from this host yet".to_owned())
     };
-    println!("  API:       {base}/api/v1/hosts");
-    println!("  this host: {base}/api/v1/hosts/{host}");
+    println!("  web page:  {base}/ui/");
+    println!("  this host: {base}{}", crate::web::html::host_url(host));
+    println!("  API:       {base}/api/v1/hosts/{host}");
     println!("  checks:    {base}/api/v1/hosts/{host}/checks");
     println!("  score:     {base}/api/v1/estate/score");
     println!("  carbon:    {base}/api/v1/carbon");

@@ -21,7 +21,7 @@ impl Drop for Guard {
 }
 
 /// Starts the quickstart in `data_dir` on a free port; returns it, its stdout lines up to
-/// "Ctrl-C to stop." and the URL of the "this host" line.
+/// "Ctrl-C to stop." and the URL of the "API" line (this host in the read API).
 fn start(data_dir: &std::path::Path) -> (Guard, Vec<String>, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_estate-server"))
         .args(["quickstart", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -59,8 +59,8 @@ fn start(data_dir: &std::path::Path) -> (Guard, Vec<String>, String) {
     }
     let url = lines
         .iter()
-        .find_map(|l| l.trim().strip_prefix("this host:"))
-        .unwrap_or_else(|| panic!("no \"this host\" line in {lines:#?}"))
+        .find_map(|l| l.trim().strip_prefix("API:"))
+        .unwrap_or_else(|| panic!("no \"API\" line in {lines:#?}"))
         .trim()
         .to_owned();
     (guard, lines, url)
@@ -117,10 +117,16 @@ fn quickstart_shows_this_host_and_stops_on_ctrl_c() {
         !header.contains(":0 "),
         "the real port is printed: {header}"
     );
-    assert!(
-        lines.iter().any(|l| l.trim().starts_with("API:")),
-        "{lines:#?}"
-    );
+    // The web page and this host's page in it answer.
+    for label in ["web page:", "this host:"] {
+        let url = lines
+            .iter()
+            .find_map(|l| l.trim().strip_prefix(label))
+            .unwrap_or_else(|| panic!("no {label} line in {lines:#?}"))
+            .trim();
+        assert!(url.contains("/ui/"), "{url}");
+        assert_eq!(get(url).0, 200, "{url}");
+    }
     assert!(
         lines.iter().any(|l| l.trim().starts_with("metrics:")),
         "{lines:#?}"

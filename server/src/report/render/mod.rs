@@ -8,7 +8,7 @@
 pub mod csv;
 pub mod html;
 pub mod markdown;
-mod svg;
+pub(crate) mod svg;
 
 use chrono::NaiveDate;
 

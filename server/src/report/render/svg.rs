@@ -1,6 +1,9 @@
-//! Inline SVG charts for the HTML report: horizontal bars, stacked bars, a line. Plain
-//! shapes and text with a fixed `viewBox` that scales to the page; no scripts, no
-//! external references, no `xmlns` (inline SVG in HTML needs none).
+//! Inline SVG charts for the HTML report and the collector's web page
+//! ([`crate::web`]): horizontal bars, stacked bars, a line. Plain shapes and text with a
+//! fixed `viewBox` that scales to the page; no scripts, no external references, no
+//! `xmlns` (inline SVG in HTML needs none), no `style` attributes (colours are
+//! presentation attributes, the rest classes), so a page with a strict
+//! Content-Security-Policy can show them.
 
 use std::fmt::Write as _;
 
@@ -142,21 +145,55 @@ pub fn stacked(out: &mut String, title: &str, segments: &[Segment]) {
     out.push_str("</svg>");
 }
 
+/// The vertical scale of [`line_on`]: the value at the top of the plot, and how a
+/// grid line's value and a point's value are written.
+#[derive(Debug, Clone, Copy)]
+pub struct Scale {
+    /// The value at the top (the bottom is 0); values are clamped to `[0, max]`.
+    pub max: f64,
+    /// A grid line's label.
+    pub axis: fn(f64) -> String,
+    /// A point's value, in its tooltip.
+    pub point: fn(f64) -> String,
+}
+
+impl Scale {
+    /// Ratios 0–1 shown as percentages (what [`line`] draws).
+    pub const RATIO: Scale = Scale {
+        max: 1.0,
+        axis: |v| format!("{:.0}%", v * 100.0),
+        point: |v| format!("{:.1}%", v * 100.0),
+    };
+}
+
 /// A line of values 0–1 over labelled points (oldest first), with dashed reference
 /// lines (value, label).
 pub fn line(out: &mut String, title: &str, points: &[(String, Option<f64>)], refs: &[(f64, &str)]) {
+    line_on(out, title, points, refs, &Scale::RATIO);
+}
+
+/// A line of values on `scale` over labelled points (oldest first), with dashed
+/// reference lines (value, label).
+pub fn line_on(
+    out: &mut String,
+    title: &str,
+    points: &[(String, Option<f64>)],
+    refs: &[(f64, &str)],
+    scale: &Scale,
+) {
     let (h, left, bottom, top) = (170.0, 40.0, 24.0, 10.0);
     let plot_h = h - bottom - top;
     open(out, title, h);
-    let y = |v: f64| top + plot_h * (1.0 - v.clamp(0.0, 1.0));
+    let max = if scale.max > 0.0 { scale.max } else { 1.0 };
+    let y = |v: f64| top + plot_h * (1.0 - (v / max).clamp(0.0, 1.0));
     for g in [0.0, 0.25, 0.5, 0.75, 1.0] {
         let _ = write!(
             out,
-            r#"<line x1="{left}" y1="{gy:.1}" x2="{WIDTH}" y2="{gy:.1}" class="grid"/><text x="{tx}" y="{ty:.1}" class="m" text-anchor="end">{p:.0}%</text>"#,
-            gy = y(g),
+            r#"<line x1="{left}" y1="{gy:.1}" x2="{WIDTH}" y2="{gy:.1}" class="grid"/><text x="{tx}" y="{ty:.1}" class="m" text-anchor="end">{p}</text>"#,
+            gy = y(g * max),
             tx = left - 4.0,
-            ty = y(g) + 4.0,
-            p = g * 100.0
+            ty = y(g * max) + 4.0,
+            p = esc(&(scale.axis)(g * max))
         );
     }
     for (v, label) in refs {
@@ -194,11 +231,11 @@ pub fn line(out: &mut String, title: &str, points: &[(String, Option<f64>)], ref
         if let Some(v) = v {
             let _ = write!(
                 out,
-                r#"<circle cx="{cx:.1}" cy="{cy:.1}" r="3.5" class="dot"><title>{l}: {p:.1}%</title></circle>"#,
+                r#"<circle cx="{cx:.1}" cy="{cy:.1}" r="3.5" class="dot"><title>{l}: {p}</title></circle>"#,
                 cx = x(i),
                 cy = y(*v),
                 l = esc(label),
-                p = v * 100.0
+                p = esc(&(scale.point)(*v))
             );
         }
         if i % every == 0 || i + 1 == n {
