@@ -38,6 +38,8 @@ pub const DEFAULT_RAW_REPORTS_DAYS: u64 = 30;
 pub const DEFAULT_MAX_CLOCK_SKEW_SECS: u64 = 86_400;
 /// Default seconds without a report after which a host is `stale`.
 pub const DEFAULT_STALE_AFTER_SECS: u64 = 900;
+/// Default seconds a client may take to send a request's head, and its body.
+pub const DEFAULT_CLIENT_TIMEOUT_SECS: u64 = 30;
 /// Default most reports one host may send per minute before ingest answers 429.
 pub const DEFAULT_MAX_REPORTS_PER_HOST_PER_MINUTE: u64 = 120;
 /// Default seconds between recomputations of the estate metrics from the store.
@@ -56,6 +58,9 @@ pub struct ServerConfig {
     pub max_clock_skew: Duration,
     /// A host silent for longer than this is `stale`.
     pub stale_after: Duration,
+    /// Longest a client may take to send a request's head (the connection is closed), and
+    /// its body (`408`).
+    pub client_timeout: Duration,
     /// Most reports per host per minute (a token bucket of that size refilled over a
     /// minute); `None` turns the limit off.
     pub max_reports_per_host_per_minute: Option<u32>,
@@ -87,6 +92,7 @@ impl Default for ServerConfig {
             body_limit_bytes: DEFAULT_BODY_LIMIT_BYTES,
             max_clock_skew: Duration::from_secs(DEFAULT_MAX_CLOCK_SKEW_SECS),
             stale_after: Duration::from_secs(DEFAULT_STALE_AFTER_SECS),
+            client_timeout: Duration::from_secs(DEFAULT_CLIENT_TIMEOUT_SECS),
             max_reports_per_host_per_minute: Some(DEFAULT_MAX_REPORTS_PER_HOST_PER_MINUTE as u32),
             storage: StorageConfig::default(),
             auth: AuthConfig::default(),
@@ -247,6 +253,7 @@ struct RawServer {
     body_limit_bytes: Option<Spanned<u64>>,
     max_clock_skew_secs: Option<Spanned<u64>>,
     stale_after_secs: Option<Spanned<u64>>,
+    client_timeout_secs: Option<Spanned<u64>>,
     max_reports_per_host_per_minute: Option<Spanned<u64>>,
 }
 
@@ -399,6 +406,11 @@ fn validate(raw: RawConfig, issues: &mut Issues<'_>, file: &Source<'_>) -> Serve
         && let Some(v) = at_least(stale, 60, "server.stale_after_secs", issues)
     {
         config.stale_after = Duration::from_secs(v);
+    }
+    if let Some(timeout) = raw.server.client_timeout_secs
+        && let Some(v) = at_least(timeout, 1, "server.client_timeout_secs", issues)
+    {
+        config.client_timeout = Duration::from_secs(v);
     }
     if let Some(rate) = raw.server.max_reports_per_host_per_minute {
         let v = rate.into_inner();

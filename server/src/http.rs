@@ -53,6 +53,8 @@ pub struct AppState {
     pub body_limit_bytes: u64,
     /// How far in the future `collected_at` may be.
     pub max_clock_skew: Duration,
+    /// Longest a client may take to send a request body (`408` past it).
+    pub client_timeout: Duration,
     /// The collector's metrics (recorded always, served when `metrics_enabled`).
     pub metrics: Metrics,
     /// Whether `/metrics` is served.
@@ -232,15 +234,31 @@ fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Reads a body of at most `limit` bytes (413 past it, without reading further).
-async fn read_body(headers: &HeaderMap, body: Body, limit: u64) -> Result<Bytes, HttpError> {
+/// Reads a body of at most `limit` bytes (413 past it, without reading further) within
+/// `timeout` (408 past it: a client trickling a body cannot hold the connection).
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: u64,
+    timeout: Duration,
+) -> Result<Bytes, HttpError> {
     let too_large = || HttpError::from(IngestError::PayloadTooLarge { limit });
     let declared = header_str(headers, header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > limit) {
         return Err(too_large());
     }
     let limited = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
-    match limited.collect().await {
+    let Ok(collected) = tokio::time::timeout(timeout, limited.collect()).await else {
+        return Err(HttpError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "the request body did not arrive within {} s",
+                timeout.as_secs_f64()
+            ),
+        ));
+    };
+    match collected {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
         Err(err) => Err(HttpError::new(
@@ -292,7 +310,7 @@ async fn enrol(
         ));
     }
     ingest::check_content_type(header_str(&headers, header::CONTENT_TYPE))?;
-    let bytes = read_body(&headers, body, ENROL_BODY_LIMIT_BYTES).await?;
+    let bytes = read_body(&headers, body, ENROL_BODY_LIMIT_BYTES, state.client_timeout).await?;
     let request: EnrolRequest = serde_json::from_slice(&bytes).map_err(|e| {
         if e.is_data() {
             HttpError::new(
@@ -391,7 +409,7 @@ async fn ingest_checked(
     let result = async {
         ingest::check_content_type(header_str(headers, header::CONTENT_TYPE))?;
         let limit = state.body_limit_bytes;
-        let bytes = read_body(headers, body, limit).await?;
+        let bytes = read_body(headers, body, limit, state.client_timeout).await?;
         let encoding = header_str(headers, header::CONTENT_ENCODING).map(str::to_owned);
         // A regular report (a few KiB) is decoded and parsed right here: tens of
         // microseconds, less than the hop to the blocking pool. Anything that decodes to
@@ -453,10 +471,14 @@ async fn ingest_checked(
     result
 }
 
-async fn metrics(State(state): State<AppState>) -> Result<Response, HttpError> {
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, HttpError> {
     if !state.metrics_enabled {
         return Err(not_found().await);
     }
+    // The estate's counts, and with per_host its host names and labels, are inventory:
+    // behind the read token like the read API (Prometheus: `authorization:
+    // credentials_file`).
+    check_read_token(&state, &headers)?;
     {
         let mut refreshed = state.metrics.view_lock().lock().await;
         if refreshed.is_none_or(|at| at.elapsed() >= state.metrics_refresh) {

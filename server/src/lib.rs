@@ -22,6 +22,7 @@ pub mod query;
 pub mod quickstart;
 pub mod ratelimit;
 pub mod report;
+pub mod serve;
 pub mod store;
 pub mod tls;
 pub mod web;
@@ -146,6 +147,7 @@ pub fn build_state(config: &ServerConfig, store: Arc<dyn Store>) -> Result<AppSt
         tokens: Arc::default(),
         body_limit_bytes: config.body_limit_bytes,
         max_clock_skew: config.max_clock_skew,
+        client_timeout: config.client_timeout,
         metrics,
         metrics_enabled: config.metrics.enabled,
         metrics_per_host: config.metrics.per_host,
@@ -212,14 +214,13 @@ pub async fn start(config: &ServerConfig) -> Result<Server, AppError> {
     let stopped = async move {
         let _ = stopped.await;
     };
-    let task = match tls.clone() {
-        None => tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stopped)
-                .await
-        }),
-        Some(tls) => tokio::spawn(tls::serve(listener, app, tls, stopped)),
-    };
+    let task = tokio::spawn(serve::serve(
+        listener,
+        app,
+        tls.clone(),
+        config.client_timeout,
+        stopped,
+    ));
     let tls_reload = tls.as_ref().and_then(tls::Tls::reload_on_sighup);
     let retention = tokio::spawn(retention_loop(
         Arc::clone(&store),

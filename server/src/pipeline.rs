@@ -1,5 +1,6 @@
 //! Re-assessing hosts after they report, and the whole estate after a config reload:
-//! a queue of host ids drained by a worker task running one assessment per core at once;
+//! a queue of host ids drained by a worker task running a few assessments per core at
+//! once ([`IN_FLIGHT_PER_CORE`]);
 //! each reads what the store keeps, assesses on a blocking thread
 //! ([`crate::assess::Assessor::assess`]) and stores the result. Ingest never waits for
 //! it: a report is acknowledged once durable, and its host is re-scored moments later.
@@ -30,6 +31,10 @@ use tokio::task::{JoinError, JoinSet};
 use crate::assess::{AssessInput, Assessor};
 use crate::store::{Store, StoreError};
 
+/// Assessments in flight per core. More than one: an assessment spends much of its time
+/// waiting for the store (its reads, then the commit of its result, which the writer
+/// groups with the others in flight), not on a core.
+pub const IN_FLIGHT_PER_CORE: usize = 4;
 /// The shortest time between two report-triggered assessments of one host.
 pub const MIN_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 /// How often hosts deferred by [`MIN_INTERVAL`] are looked at.
@@ -138,14 +143,15 @@ pub fn start(store: Arc<dyn Store>, assessor: SharedAssessor) -> AssessQueue {
         stats: Arc::new(QueueStats::default()),
     };
     let worker_queue = queue.clone();
-    let parallel = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let parallel =
+        IN_FLIGHT_PER_CORE * std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     tokio::spawn(async move {
         let mut last: HashMap<String, Instant> = HashMap::new();
         let mut deferred: HashSet<String> = HashSet::new();
         let mut sweep = tokio::time::interval(DEFERRED_SWEEP);
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // Assessments in flight: one per core (each reads the store, then evaluates on a
-        // blocking thread; a host's newest assessment wins in the store).
+        // Assessments in flight: IN_FLIGHT_PER_CORE per core (each reads the store, then
+        // evaluates on a blocking thread; a host's newest assessment wins in the store).
         let mut running: JoinSet<(String, Result<u64, AssessHostError>)> = JoinSet::new();
         let finished = |done: Result<(String, Result<u64, AssessHostError>), JoinError>| match done
         {

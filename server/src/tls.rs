@@ -1,38 +1,30 @@
 //! HTTPS for the collector (`[tls]`): the certificate, key and client CA files read into
 //! a rustls server config (ring provider), the serving certificate kept behind a
-//! [`ResolvesServerCert`] so that a reload (SIGHUP) swaps it for new connections, and the
-//! accept loop that serves the router over each TLS stream.
+//! [`ResolvesServerCert`] so that a reload (SIGHUP) swaps it for new connections. The
+//! accept loop that serves the router over each TLS stream is [`crate::serve`].
 //!
 //! This module owns reading and checking those files and the TLS connections; it must
 //! not know the routes, the store or the tokens (the router it is handed does).
 
 use std::fmt;
-use std::future::Future;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
-use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::{ClientAuth, TlsConfig};
 use crate::metrics::Metrics;
 
 /// Longest a client may take to complete the TLS handshake before its connection is
-/// closed, so a slow or silent client cannot hold one.
+/// closed, so a slow or silent client cannot hold one ([`crate::serve`]).
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Pause after an accept error other than a connection's own (such as too many open
-/// files), so the loop does not spin.
-pub const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(250);
 
 /// Why the TLS files could not be used. Each names the file at fault.
 #[derive(Debug, thiserror::Error)]
@@ -459,69 +451,4 @@ fn client_verifier(
         builder.allow_unauthenticated()
     };
     builder.build().map_err(|e| error(e.to_string()))
-}
-
-/// Serves `router` over TLS on `listener` until `shutdown` completes, then stops
-/// accepting and waits for the connections in flight to finish their requests (as
-/// `axum::serve(..).with_graceful_shutdown` does for plain HTTP). A handshake that fails
-/// or takes longer than [`HANDSHAKE_TIMEOUT`] closes its connection only (logged at
-/// debug).
-pub async fn serve(
-    listener: TcpListener,
-    router: axum::Router,
-    tls: Tls,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> io::Result<()> {
-    let graceful = GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) if is_connection_error(&e) => continue,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let acceptor = tls.acceptor();
-        let service = TowerToHyperService::new(router.clone());
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let stream =
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                    Ok(Ok(stream)) => stream,
-                    Ok(Err(e)) => {
-                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(%peer, "TLS handshake timed out");
-                        return;
-                    }
-                };
-            let connection = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .serve_connection(TokioIo::new(stream), service);
-            if let Err(e) = watcher.watch(connection).await {
-                tracing::debug!(%peer, error = %e, "HTTPS connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    graceful.shutdown().await;
-    Ok(())
-}
-
-/// Errors of one connection that `accept` reports, after which accepting goes on at once.
-fn is_connection_error(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-    )
 }

@@ -177,16 +177,34 @@ pub fn http_post(
     content_type: &str,
     body: &[u8],
 ) -> std::io::Result<HttpResponse> {
+    let auth = bearer.map(|token| format!("Bearer {token}"));
+    let mut headers = vec![("Content-Type", content_type)];
+    if let Some(auth) = &auth {
+        headers.push(("Authorization", auth));
+    }
+    http_request(addr, "POST", path, &headers, body)
+}
+
+/// A minimal HTTP/1.1 request (`Connection: close`) with extra header lines
+/// (`("Authorization", "Bearer ...")`), in the same way as [`http_get`].
+pub fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<HttpResponse> {
     let timeout = Duration::from_secs(5);
     let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    let auth = bearer
-        .map(|token| format!("Authorization: Bearer {token}\r\n"))
-        .unwrap_or_default();
+    let extra: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
     write!(
         stream,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\n{auth}Content-Type: {content_type}\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\n{extra}\
          Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     )?;

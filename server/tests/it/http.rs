@@ -599,3 +599,65 @@ async fn promtool_check_metrics_prints_nothing() {
     );
     assert!(out.status.success() && said.is_empty(), "promtool: {said}");
 }
+
+/// A slow client cannot hold a connection: a request head that does not arrive within
+/// `client_timeout_secs` closes the connection, a body that does not arrive gets `408
+/// request_timeout`, and the collector serves others meanwhile and afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_cut_off() {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let timeout = Duration::from_secs(2);
+    let t = start(false, |c| c.client_timeout = timeout).await;
+    let addr = t.addr();
+    let token = enrol(addr, "slow").await;
+
+    // Half a request head, then silence: closed without an answer (or with a 408 from
+    // hyper) after about the timeout.
+    let mut head_only = tokio::net::TcpStream::connect(addr).await.unwrap();
+    head_only
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // A body announced and never sent.
+    let mut body_only = tokio::net::TcpStream::connect(addr).await.unwrap();
+    body_only
+        .write_all(
+            format!(
+                "POST /api/v1/reports HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+                 Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"schema"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let began = Instant::now();
+
+    // Others are served while both wait.
+    let ok = request(addr, "GET", "/healthz", &[], &[]).await;
+    assert_eq!(ok.status, 200);
+
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(timeout * 10, body_only.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the trickling body was not cut off");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(
+        text.contains("\"error_code\":\"request_timeout\""),
+        "{text}"
+    );
+    assert!(began.elapsed() >= timeout - Duration::from_millis(200));
+
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(timeout * 10, head_only.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the half head was not cut off");
+    let rest = String::from_utf8_lossy(&rest);
+    assert!(
+        rest.is_empty() || rest.starts_with("HTTP/1.1 408"),
+        "{rest}"
+    );
+
+    let again = request(addr, "GET", "/healthz", &[], &[]).await;
+    assert_eq!(again.status, 200);
+}
