@@ -28,25 +28,11 @@ server_pid=
 agent_pid=
 # KEEP=1 keeps the work directory (logs, the 1 s samples in rss.txt, smaps) and says where.
 trap 'kill $server_pid $agent_pid 2>/dev/null || true; if [ -n "${KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi' EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-echo "enrol-$(date +%s%N)" > "$work/enrolment-token"
-cat > "$work/server.toml" <<TOML
-[server]
-listen = "127.0.0.1:$port"
-[storage]
-sqlite_path = "$work/estate.db"
-[auth]
-enrolment_token_file = "$work/enrolment-token"
-TOML
-cat > "$work/agent.toml" <<TOML
-[collector]
-url = "http://127.0.0.1:$port"
-enrolment_token_file = "$work/enrolment-token"
-[agent]
-state_dir = "$work/agent"
-report_interval_secs = $interval
-sample_interval_secs = 1
-TOML
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+port=$(free_port)
+collector_config "$work" "$port"
+agent_config "$work" "$port" "$interval"
 "$server" serve --config "$work/server.toml" >"$work/server.log" 2>&1 &
 server_pid=$!
 sleep 1

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The agent daemon beside node_exporter, same machine, same run (issue 7): steady-state
+# RSS of each, and CPU seconds per collection of `estate-agent run` against CPU seconds per
+# scrape of node_exporter.
+#
+#   apt-get install -y prometheus-node-exporter      # Debian's node_exporter
+#   cargo build --release -p estate-agent -p estate-server
+#   bench/agent_vs_node_exporter.sh [DURATION_SECS=600] [INTERVAL_SECS=15]
+#
+# Both run for DURATION seconds. The agent reports to a real collector on loopback every
+# INTERVAL seconds (sampling utilisation every second between reports, as it does by
+# default); node_exporter (default collectors) is scraped every INTERVAL seconds by curl,
+# like a Prometheus with that scrape interval. Each process's VmRSS is sampled every second
+# after a warm-up of two intervals (mean and max), and its CPU time (utime + stime from
+# /proc/PID/stat) is read at the end. A "collection" of the agent is one report with the
+# samples before it; of node_exporter one scrape. Run as root for the agent's full
+# inventory (and node_exporter's).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration=${1:-600}
+interval=${2:-15}
+warmup=$((2 * interval))
+agent=${AGENT:-target/release/estate-agent}
+server=${SERVER:-target/release/estate-server}
+node_exporter=${NODE_EXPORTER:-$(command -v prometheus-node-exporter || command -v node_exporter || true)}
+if [ -z "$node_exporter" ]; then
+    echo "node_exporter not found: apt-get install -y prometheus-node-exporter (or NODE_EXPORTER=path)" >&2
+    exit 2
+fi
+for b in "$agent" "$server"; do
+    [ -x "$b" ] || { echo "missing $b: cargo build --release -p estate-agent -p estate-server" >&2; exit 2; }
+done
+work=$(mktemp -d)
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true; if [ -n "${KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi' EXIT
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+port=$(free_port)
+ne_port=$(free_port)
+collector_config "$work" "$port"
+agent_config "$work" "$port" "$interval"
+"$server" serve --config "$work/server.toml" > "$work/server.log" 2>&1 &
+pids+=($!)
+sleep 1
+"$agent" run --config "$work/agent.toml" > "$work/agent.log" 2>&1 &
+agent_pid=$!
+pids+=("$agent_pid")
+"$node_exporter" --web.listen-address="127.0.0.1:$ne_port" > "$work/node_exporter.log" 2>&1 &
+ne_pid=$!
+pids+=("$ne_pid")
+sleep 1
+
+scrapes=0
+scrape_bytes=0
+for ((t = 1; t <= duration; t++)); do
+    sleep 1
+    if (( t % interval == 0 )); then
+        bytes=$(curl -fsS -o /dev/null -w '%{size_download}' "http://127.0.0.1:$ne_port/metrics")
+        scrapes=$((scrapes + 1))
+        scrape_bytes=$bytes
+    fi
+    echo "$t $(awk '/^VmRSS/ {print $2}' /proc/$agent_pid/status) $(awk '/^VmRSS/ {print $2}' /proc/$ne_pid/status)" >> "$work/rss.txt"
+done
+
+hz=$(getconf CLK_TCK)
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+agent_ticks=$(ticks "$agent_pid")
+ne_ticks=$(ticks "$ne_pid")
+agent_hwm=$(awk '/^VmHWM/ {print $2}' /proc/$agent_pid/status)
+ne_hwm=$(awk '/^VmHWM/ {print $2}' /proc/$ne_pid/status)
+kill -TERM "$agent_pid" "$ne_pid"
+wait "$agent_pid" "$ne_pid" 2>/dev/null || true
+kill -TERM "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
+reports=$(python3 -c "import sqlite3; print(sqlite3.connect('file:$work/estate.db?mode=ro', uri=True).execute('select count(*) from series').fetchone()[0])")
+
+python3 - "$work/rss.txt" <<EOF
+import sys
+rows = [list(map(int, l.split())) for l in open(sys.argv[1])]
+steady = [r for r in rows if r[0] > $warmup]
+def stats(i):
+    v = [r[i] for r in steady]
+    return sum(v) / len(v), max(v)
+a_mean, a_max = stats(1)
+n_mean, n_max = stats(2)
+hz = $hz
+a_cpu = $agent_ticks / hz
+n_cpu = $ne_ticks / hz
+reports, scrapes = $reports, $scrapes
+print(f"duration {$duration} s, interval {$interval} s, {len(steady)} samples after a {$warmup} s warm-up")
+print(f"estate-agent:  VmRSS mean {a_mean/1024:.1f} MiB, max {a_max/1024:.1f} MiB, VmHWM {$agent_hwm/1024:.1f} MiB; "
+      f"CPU {a_cpu:.2f} s for {reports} reports = {1000*a_cpu/max(reports,1):.1f} ms per collection (1 s sampling included)")
+print(f"node_exporter: VmRSS mean {n_mean/1024:.1f} MiB, max {n_max/1024:.1f} MiB, VmHWM {$ne_hwm/1024:.1f} MiB; "
+      f"CPU {n_cpu:.2f} s for {scrapes} scrapes = {1000*n_cpu/max(scrapes,1):.1f} ms per scrape ({$scrape_bytes} bytes each)")
+print(f"ratios: RSS agent/node_exporter {a_mean/n_mean:.2f} (target <= 0.5); "
+      f"CPU per collection / per scrape {(a_cpu/max(reports,1))/(n_cpu/max(scrapes,1)):.2f} (target <= 1)")
+EOF
