@@ -328,6 +328,22 @@ fn dechunk(mut body: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
+/// `path` as a TOML basic string (quoted, `\\`, `"` and control characters escaped), for
+/// the config files the tests write.
+pub fn toml_string(path: &Path) -> String {
+    let mut out = String::from("\"");
+    for c in path.display().to_string().chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -12,11 +12,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use estate_tests::{HttpResponse, Proc, http_get, poll_until, workspace_bin};
+use estate_tests::{HttpResponse, Proc, http_get, poll_until, toml_string, workspace_bin};
 use serde_json::Value;
 
 /// The `debian-kvm` fixture's host id (its `/etc/machine-id`).
@@ -30,10 +30,6 @@ const OUTAGE_REPORTS: usize = 3;
 
 fn fixture_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../agent/tests/fixtures/sysroots/debian-kvm")
-}
-
-fn toml_string(path: &Path) -> String {
-    serde_json::to_string(&path.display().to_string()).unwrap()
 }
 
 /// A collector and an agent in one temporary directory.

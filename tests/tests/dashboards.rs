@@ -30,7 +30,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use estate_tests::{
     HttpResponse, Proc, free_local_port, http_get, http_post, logged_addr, poll_until,
-    system_program, url_encode, workspace_bin,
+    system_program, toml_string, url_encode, workspace_bin,
 };
 use serde_json::{Value, json};
 
@@ -593,10 +593,6 @@ reason = "dashboards e2e: an active waiver"
 owner = "e2e@example.invalid"
 expires = 2999-12-31
 "#;
-
-fn toml_string(path: &Path) -> String {
-    serde_json::to_string(&path.display().to_string()).unwrap()
-}
 
 struct Estate {
     dir: tempfile::TempDir,

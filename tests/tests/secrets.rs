@@ -6,19 +6,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use estate_tests::{Proc, http_request, logged_addr, poll_until, workspace_bin};
+use estate_tests::{Proc, http_request, logged_addr, poll_until, toml_string, workspace_bin};
 
 /// The `debian-kvm` fixture's host id (its `/etc/machine-id`).
 const HOST_ID: &str = "3d9a7f0c2b1e4d5a9c8b7a6f5e4d3c2b";
 const WAIT: Duration = Duration::from_secs(30);
-
-fn toml_string(path: &Path) -> String {
-    serde_json::to_string(&path.to_string_lossy()).unwrap()
-}
 
 /// A token that cannot occur anywhere by chance.
 fn secret(kind: &str) -> String {

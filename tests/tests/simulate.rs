@@ -7,11 +7,11 @@
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use estate_tests::{Proc, http_get, poll_until, workspace_bin};
+use estate_tests::{Proc, http_get, poll_until, toml_string, workspace_bin};
 use serde_json::Value;
 
 const HOSTS: usize = 50;
@@ -20,10 +20,6 @@ const WAIT: Duration = Duration::from_secs(30);
 /// Longest the simulator may take for 50 hosts (debug builds on a loaded machine).
 const SIMULATE_WAIT: Duration = Duration::from_secs(180);
 const POLL: Duration = Duration::from_millis(50);
-
-fn toml_string(path: &Path) -> String {
-    serde_json::to_string(&path.display().to_string()).unwrap()
-}
 
 fn path(dir: &tempfile::TempDir, name: &str) -> PathBuf {
     dir.path().join(name)
