@@ -1,6 +1,9 @@
 //! The agent daemon (`estate-agent run`): samples utilisation and power, builds a report
 //! every `report_interval`, spools it, and drains the spool to the collector; on
-//! SIGTERM/SIGINT builds a final report and tries one flush before exiting.
+//! SIGTERM/SIGINT builds a final report and tries one flush before exiting. With its
+//! self-limits enforced ([`DaemonOptions::enforce_self_limits`], `[limits]`), it stretches
+//! the report interval while over its CPU budget, and past its memory limit flushes and
+//! stops with [`DaemonError::MemoryLimit`] so the service manager restarts it.
 //!
 //! This module owns the schedule, the decision to include the full inventory (and the
 //! persisted record of the last one sent), and the sender loop. It must not parse host
@@ -22,6 +25,7 @@ use uuid::Uuid;
 use crate::collect::{Context, platform};
 use crate::config::AgentConfig;
 use crate::host_id;
+use crate::limits::{self, CpuBudget, MemoryExceeded};
 use crate::power::PowerMeter;
 use crate::report::{self, Identity, Measured};
 use crate::root::SysRoot;
@@ -52,6 +56,10 @@ pub enum DaemonError {
     /// Building a report failed unexpectedly (a collector thread panicked).
     #[error("building a report: {0}")]
     Build(String),
+    /// The agent's resident memory went over `limits.max_rss_bytes`: it flushed what it
+    /// could and stopped, for the service manager to restart it.
+    #[error("stopped: {0}")]
+    MemoryLimit(#[from] MemoryExceeded),
 }
 
 /// Settings of the daemon that are not in the config file (tests shorten them).
@@ -65,6 +73,13 @@ pub struct DaemonOptions {
     pub backoff_max: Duration,
     /// Time the final flush may take on shutdown.
     pub flush_deadline: Duration,
+    /// Whether `[limits]` (CPU budget, memory limit) is enforced. They measure the whole
+    /// process, so only a process that is the agent sets this (`estate-agent run`
+    /// does); a program that runs the daemon inside itself (the collector's quickstart)
+    /// leaves it off. Off by default here.
+    pub enforce_self_limits: bool,
+    /// The inventory collectors (`None`: the platform's, `collect::platform::collectors`).
+    pub collectors: Option<Vec<Arc<dyn crate::collect::Collector>>>,
 }
 
 impl Default for DaemonOptions {
@@ -74,7 +89,63 @@ impl Default for DaemonOptions {
             backoff_initial: crate::transport::DEFAULT_BACKOFF_INITIAL,
             backoff_max: crate::transport::DEFAULT_BACKOFF_MAX,
             flush_deadline: DEFAULT_FLUSH_DEADLINE,
+            enforce_self_limits: false,
+            collectors: None,
         }
+    }
+}
+
+/// The daemon's view of its own CPU and memory (`[limits]`), when enforced.
+struct SelfLimits {
+    budget: CpuBudget,
+    max_rss_bytes: u64,
+    origin: Instant,
+}
+
+impl SelfLimits {
+    fn new(config: &AgentConfig, enforce: bool) -> Option<SelfLimits> {
+        if !(enforce && config.limits.enabled) {
+            return None;
+        }
+        // One reading up front: a platform that cannot measure turns the limits off,
+        // saying so once.
+        match platform::own_usage() {
+            Ok(usage) => {
+                let mut limits = SelfLimits {
+                    budget: CpuBudget::new(&config.limits),
+                    max_rss_bytes: config.limits.max_rss_bytes,
+                    origin: Instant::now(),
+                };
+                limits.budget.observe(Duration::ZERO, usage.cpu_seconds);
+                tracing::info!(
+                    max_cpu_percent = config.limits.max_cpu_ratio * 100.0,
+                    cpu_window_secs = config.limits.cpu_window.as_secs(),
+                    max_rss_bytes = config.limits.max_rss_bytes,
+                    rss_bytes = usage.rss_bytes,
+                    "self-limits on"
+                );
+                Some(limits)
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "self-limits off: cannot read the agent's own CPU and memory use");
+                None
+            }
+        }
+    }
+
+    /// Takes a reading: a change of the interval's stretch, or the memory limit passed.
+    fn check(&mut self) -> Result<Option<limits::Stretch>, MemoryExceeded> {
+        let usage = match platform::own_usage() {
+            Ok(usage) => usage,
+            Err(err) => {
+                tracing::debug!(error = %err, "cannot read the agent's own usage");
+                return Ok(None);
+            }
+        };
+        limits::check_memory(usage.rss_bytes, self.max_rss_bytes)?;
+        self.budget
+            .observe(self.origin.elapsed(), usage.cpu_seconds);
+        Ok(self.budget.update())
     }
 }
 
@@ -251,8 +322,13 @@ pub async fn run_with_first_report(
         pending_inventory: HashMap::new(),
         summary: RunSummary::default(),
     }));
+    let mut self_limits = SelfLimits::new(&config, options.enforce_self_limits);
     let config = Arc::new(config);
     let ctx = Context::new(root.clone(), Arc::clone(&config));
+    let collectors = options
+        .collectors
+        .clone()
+        .unwrap_or_else(platform::collectors);
     tracing::info!(
         host_id = %host_id,
         collector = config.collector.url.as_deref().unwrap_or_default(),
@@ -290,11 +366,14 @@ pub async fn run_with_first_report(
     let mut sample_tick = tokio::time::interval(config.sample_interval);
     sample_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     sample_tick.tick().await;
-    let mut report_tick = tokio::time::interval_at(
-        tokio::time::Instant::now() + first_report_after.unwrap_or(config.report_interval),
-        config.report_interval,
+    // The next report is due one (possibly stretched) interval after the last one.
+    let mut last_report = tokio::time::Instant::now();
+    let mut multiplier: u32 = 1;
+    let report_sleep = tokio::time::sleep_until(
+        last_report + first_report_after.unwrap_or(config.report_interval),
     );
-    report_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(report_sleep);
+    let mut stopped_by: Option<MemoryExceeded> = None;
 
     tokio::pin!(shutdown);
     loop {
@@ -307,43 +386,71 @@ pub async fn run_with_first_report(
                 if let Some(meter) = meter.as_mut() {
                     meter.poll();
                 }
+                match self_limits.as_mut().map(SelfLimits::check) {
+                    Some(Err(exceeded)) => {
+                        stopped_by = Some(exceeded);
+                        break;
+                    }
+                    Some(Ok(Some(stretch))) => {
+                        multiplier = stretch.to;
+                        let interval = config.report_interval * multiplier;
+                        log_stretch(&stretch, self_limits.as_ref().map_or(0.0, |l| l.budget.budget()), interval);
+                        report_sleep.as_mut().reset(last_report + interval);
+                    }
+                    Some(Ok(None)) | None => {}
+                }
             }
-            _ = report_tick.tick() => {
+            () = &mut report_sleep => {
+                last_report = tokio::time::Instant::now();
+                report_sleep.as_mut().reset(last_report + config.report_interval * multiplier);
                 let measured = report::measure(&mut sampler, meter.as_mut(), sampling, window_start, window_started);
                 window_start = measured.window.end;
                 window_started = Instant::now();
                 // A report that cannot be built or spooled (disk full, say) is lost; the
                 // daemon keeps sampling and sending what it has.
-                if let Err(err) = build_and_spool(&ctx, &identity, measured, &shared).await {
+                if let Err(err) = build_and_spool(&ctx, &collectors, &identity, measured, &shared).await {
                     tracing::error!(error = %err, "report lost: could not build or spool it");
                 }
                 wake.notify_one();
+                if let Some(Err(exceeded)) = self_limits.as_mut().map(SelfLimits::check) {
+                    stopped_by = Some(exceeded);
+                    break;
+                }
             }
         }
     }
 
-    // Shutdown: a final report covering the last partial window, then one flush.
-    if sampling {
-        sampler.sample();
-    }
-    let measured = report::measure(
-        &mut sampler,
-        meter.as_mut(),
-        sampling,
-        window_start,
-        window_started,
-    );
-    let built = tokio::time::timeout(
-        options.flush_deadline,
-        build_and_spool(&ctx, &identity, measured, &shared),
-    )
-    .await;
-    match built {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => {
-            tracing::error!(error = %err, "final report lost: could not build or spool it")
+    if let Some(exceeded) = &stopped_by {
+        // No final report: building one takes memory the agent is already over on.
+        tracing::error!(
+            rss_bytes = exceeded.rss_bytes,
+            max_rss_bytes = exceeded.max_rss_bytes,
+            "over the memory limit: flushing the spool and exiting for the service manager to restart the agent"
+        );
+    } else {
+        // Shutdown: a final report covering the last partial window, then one flush.
+        if sampling {
+            sampler.sample();
         }
-        Err(_) => tracing::warn!("final report not built within the flush deadline"),
+        let measured = report::measure(
+            &mut sampler,
+            meter.as_mut(),
+            sampling,
+            window_start,
+            window_started,
+        );
+        let built = tokio::time::timeout(
+            options.flush_deadline,
+            build_and_spool(&ctx, &collectors, &identity, measured, &shared),
+        )
+        .await;
+        match built {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                tracing::error!(error = %err, "final report lost: could not build or spool it")
+            }
+            Err(_) => tracing::warn!("final report not built within the flush deadline"),
+        }
     }
     let _ = stop_tx.send(true);
     wake.notify_one();
@@ -366,23 +473,48 @@ pub async fn run_with_first_report(
         left_in_spool = summary.left_in_spool,
         "agent stopped"
     );
-    Ok(summary)
+    match stopped_by {
+        Some(exceeded) => Err(DaemonError::MemoryLimit(exceeded)),
+        None => Ok(summary),
+    }
+}
+
+fn log_stretch(stretch: &limits::Stretch, budget: f64, interval: Duration) {
+    if stretch.to > stretch.from {
+        tracing::warn!(
+            cpu_percent = stretch.usage * 100.0,
+            max_cpu_percent = budget * 100.0,
+            multiplier = stretch.to,
+            report_interval_secs = interval.as_secs(),
+            "over the CPU budget: stretching the report interval"
+        );
+    } else {
+        tracing::info!(
+            cpu_percent = stretch.usage * 100.0,
+            max_cpu_percent = budget * 100.0,
+            multiplier = stretch.to,
+            report_interval_secs = interval.as_secs(),
+            "under the CPU budget: shortening the report interval again"
+        );
+    }
 }
 
 /// Runs the collectors and probes on a blocking thread, drops the inventory when the
 /// collector already has it, and spools the report.
 async fn build_and_spool(
     ctx: &Context,
+    collectors: &[Arc<dyn crate::collect::Collector>],
     identity: &Identity,
     measured: Measured,
     shared: &SharedRef,
 ) -> Result<(), DaemonError> {
     let ctx = ctx.clone();
+    let collectors = collectors.to_vec();
     let identity = identity.clone();
     let shared = Arc::clone(shared);
     let full_interval = ctx.config.full_inventory_interval;
     let task = tokio::task::spawn_blocking(move || {
-        let mut report = report::assemble(&ctx, identity, measured);
+        let mut report = report::assemble_with(&ctx, collectors, identity, measured);
         let spooled = spool_report(&mut report, &shared, full_interval);
         // The report's transient memory (inventory, hash, gzip state) is free now: hand
         // the heap's free pages back so the daemon sleeps small until the next report.
@@ -497,7 +629,10 @@ async fn drain(transport: &mut Transport, shared: &SharedRef, backoff: &mut Back
                 return Drained::Empty;
             };
             match state.spool.read(&entry) {
-                Ok(Some(bytes)) => (entry, bytes),
+                Ok(Some(bytes)) => {
+                    state.spool.set_in_flight(Some(entry.seq));
+                    (entry, bytes)
+                }
                 Ok(None) => continue,
                 Err(err) => {
                     tracing::warn!(report_id = %entry.report_id, error = %err, "cannot read a spooled report");
@@ -507,6 +642,7 @@ async fn drain(transport: &mut Transport, shared: &SharedRef, backoff: &mut Back
         };
         let outcome = transport.send(entry.report_id, &bytes).await;
         let mut state = lock(shared);
+        state.spool.set_in_flight(None);
         match outcome {
             SendOutcome::Acknowledged { duplicate } => {
                 backoff.reset();

@@ -86,6 +86,8 @@ pub struct Spool {
     next_seq: u64,
     dropped_total: u64,
     rejected_total: u64,
+    /// The report being sent now: dropped for space only when nothing else is left.
+    in_flight: Option<u64>,
 }
 
 impl Spool {
@@ -104,6 +106,7 @@ impl Spool {
             next_seq: 1,
             dropped_total: 0,
             rejected_total: 0,
+            in_flight: None,
         };
         let mut found = Vec::new();
         for item in fs::read_dir(dir).map_err(io_err(dir))? {
@@ -180,6 +183,12 @@ impl Spool {
         self.rejected_total
     }
 
+    /// Marks the report being sent (`None`: none). Making room skips it while any other
+    /// report can go, so a report is not both dropped and then delivered.
+    pub fn set_in_flight(&mut self, seq: Option<u64>) {
+        self.in_flight = seq;
+    }
+
     /// The oldest report waiting.
     pub fn oldest(&self) -> Option<&Entry> {
         self.entries.front()
@@ -197,7 +206,12 @@ impl Spool {
         }
         let mut pushed = Pushed::default();
         while self.total_bytes + len > self.max_bytes {
-            let Some(oldest) = self.entries.pop_front() else {
+            let victim = self
+                .entries
+                .iter()
+                .position(|e| Some(e.seq) != self.in_flight)
+                .unwrap_or(0);
+            let Some(oldest) = self.entries.remove(victim) else {
                 break;
             };
             self.total_bytes -= oldest.len;
@@ -453,6 +467,30 @@ mod tests {
             .filter(|f| f.as_ref().unwrap().path().is_file())
             .count();
         assert_eq!(files, 3);
+    }
+
+    /// Regression: a full spool dropped the report being sent, which was then delivered
+    /// too, so it counted as both dropped and delivered.
+    #[test]
+    fn making_room_skips_the_report_being_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, sample) = report(10);
+        let one = sample.len() as u64;
+        let mut spool = Spool::open(dir.path(), one * 2).unwrap();
+        let (a, ab) = report(10);
+        let (b, bb) = report(10);
+        let ea = spool.push(a, &ab).unwrap().entry.unwrap();
+        spool.push(b, &bb).unwrap();
+        spool.set_in_flight(Some(ea.seq));
+        let (c, cb) = report(10);
+        assert_eq!(spool.push(c, &cb).unwrap().dropped, vec![b]);
+        let kept: Vec<Uuid> = spool.entries().map(|e| e.report_id).collect();
+        assert_eq!(kept, vec![a, c]);
+        // Only the one in flight left to drop: it goes.
+        let mut tiny = Spool::open(&dir.path().join("tiny"), one).unwrap();
+        let ed = tiny.push(a, &ab).unwrap().entry.unwrap();
+        tiny.set_in_flight(Some(ed.seq));
+        assert_eq!(tiny.push(b, &bb).unwrap().dropped, vec![a]);
     }
 
     #[test]

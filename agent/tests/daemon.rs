@@ -11,12 +11,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use estate_agent::collect::{CollectError, Collected, Collector, Context};
 use estate_agent::config::AgentConfig;
 use estate_agent::daemon::{self, DaemonOptions, RunSummary};
 use estate_agent::root::SysRoot;
 use estate_agent::spool;
 use estate_agent::transport::{SendOutcome, Transport};
-use estate_protocol::{EnrolRequest, EnrolResponse, IngestResponse, Report};
+use estate_protocol::{CollectorErrorKind, EnrolRequest, EnrolResponse, IngestResponse, Report};
 use uuid::Uuid;
 
 const ENROL_SECRET: &str = "enrol-secret";
@@ -232,6 +233,7 @@ fn run_daemon(
         backoff_initial: Duration::from_millis(100),
         backoff_max: Duration::from_millis(300),
         flush_deadline: Duration::from_secs(5),
+        ..DaemonOptions::default()
     };
     if let Some((at, action)) = during {
         std::thread::spawn(move || {
@@ -501,6 +503,141 @@ fn daemon_leaves_a_crashed_spool_readable() {
     );
     assert!(state.reports.iter().all(|r| r.report_id != torn));
     assert_eq!(summary.delivered, 2, "{summary:?}");
+}
+
+/// A deliberately slow `software` collector (a hung package database): sleeps, counting
+/// its runs.
+struct SlowSoftware {
+    runs: Arc<std::sync::atomic::AtomicUsize>,
+    sleep: Duration,
+}
+
+impl Collector for SlowSoftware {
+    fn name(&self) -> &'static str {
+        "software"
+    }
+    fn collect(&self, _: &Context) -> Result<Collected, CollectError> {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        std::thread::sleep(self.sleep);
+        Err(CollectError::Other("woke up too late".to_owned()))
+    }
+}
+
+#[test]
+fn daemon_abandons_a_slow_collector_reports_it_and_does_not_restart_it_while_it_runs() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(&server, dir.path(), 1);
+    config.collector_budget = Duration::from_millis(200);
+    let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut collectors: Vec<Arc<dyn Collector>> = estate_agent::collect::platform::collectors()
+        .into_iter()
+        .filter(|c| c.name() != "software")
+        .collect();
+    collectors.push(Arc::new(SlowSoftware {
+        runs: Arc::clone(&runs),
+        sleep: Duration::from_secs(4),
+    }));
+    let options = DaemonOptions {
+        root: SysRoot::new(fixture_root()),
+        backoff_initial: Duration::from_millis(100),
+        backoff_max: Duration::from_millis(300),
+        flush_deadline: Duration::from_secs(5),
+        collectors: Some(collectors),
+        ..DaemonOptions::default()
+    };
+    let summary = block_on(daemon::run(config, options, async {
+        tokio::time::sleep(Duration::from_millis(2600)).await
+    }))
+    .unwrap();
+    assert!(summary.delivered >= 3, "{summary:?}");
+    let state = server.state();
+    let software_errors: Vec<(CollectorErrorKind, String)> = state
+        .reports
+        .iter()
+        .map(|r| {
+            let found: Vec<_> = r
+                .collector_errors
+                .iter()
+                .filter(|e| e.collector == "software")
+                .collect();
+            assert_eq!(found.len(), 1, "{:?}", r.collector_errors);
+            (found[0].kind, found[0].message.clone())
+        })
+        .collect();
+    // The first report abandons it; the next ones (it sleeps 4 s) skip it, saying why.
+    assert!(
+        software_errors[0].1.starts_with(
+            "abandoned: did not finish within its budget of 200 ms (agent.collector_budget_ms)"
+        ),
+        "{software_errors:?}"
+    );
+    for (kind, message) in &software_errors[1..] {
+        assert!(
+            message.starts_with("skipped: still running from an earlier report"),
+            "{software_errors:?}"
+        );
+        assert_eq!(*kind, CollectorErrorKind::Timeout);
+    }
+    assert_eq!(software_errors[0].0, CollectorErrorKind::Timeout);
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        1,
+        "started again while running"
+    );
+    // The other collectors still reported, every time.
+    let first = state.reports[0].inventory.as_ref().unwrap();
+    assert!(first.os.is_some() && first.cpu.is_some());
+    assert!(first.software.is_none());
+}
+
+#[test]
+fn daemon_over_its_memory_limit_flushes_and_stops_with_an_error() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(&server, dir.path(), 1);
+    // Below any real process (validation refuses under 16 MiB; set here directly).
+    config.limits.max_rss_bytes = 1024 * 1024;
+    let options = DaemonOptions {
+        root: SysRoot::new(fixture_root()),
+        backoff_initial: Duration::from_millis(100),
+        backoff_max: Duration::from_millis(300),
+        flush_deadline: Duration::from_secs(5),
+        enforce_self_limits: true,
+        ..DaemonOptions::default()
+    };
+    let started = std::time::Instant::now();
+    let result = block_on(daemon::run(config, options, async {
+        tokio::time::sleep(Duration::from_secs(20)).await
+    }));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    match result {
+        Err(daemon::DaemonError::MemoryLimit(exceeded)) => {
+            assert_eq!(exceeded.max_rss_bytes, 1024 * 1024);
+            assert!(exceeded.rss_bytes > exceeded.max_rss_bytes, "{exceeded:?}");
+        }
+        other => panic!("expected a memory-limit stop, got {other:?}"),
+    }
+    // Whatever was spooled was flushed before stopping.
+    assert_eq!(spool_files(dir.path()), 0);
+}
+
+#[test]
+fn self_limits_are_left_to_the_embedding_program_by_default() {
+    // A program that runs the daemon inside itself (the quickstart) measures its own
+    // process, not the agent's: the limits are off unless the agent's binary asks.
+    assert!(!DaemonOptions::default().enforce_self_limits);
+    assert!(AgentConfig::default().limits.enabled);
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(&server, dir.path(), 1);
+    config.limits.max_rss_bytes = 1024 * 1024;
+    let summary = run_daemon(config, 1.5, None);
+    assert!(summary.delivered >= 1, "{summary:?}");
 }
 
 #[cfg(unix)]

@@ -39,11 +39,20 @@ fn bad(param: &str, message: impl Into<String>) -> QueryError {
     }
 }
 
-/// Decoded `key=value` pairs of a query string, in order (repeats kept).
-fn pairs(raw: Option<&str>) -> Vec<(String, String)> {
-    form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+/// Decoded `key=value` pairs of a query string, in order (repeats kept). A NUL
+/// character (`%00`) is refused: no parameter can hold one, and PostgreSQL cannot
+/// store or compare text with one.
+fn pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, QueryError> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
+        .collect();
+    match pairs
+        .iter()
+        .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+    {
+        Some((k, _)) => Err(bad(k, "must not contain a NUL character")),
+        None => Ok(pairs),
+    }
 }
 
 fn single<'a>(pairs: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, QueryError> {
@@ -75,7 +84,7 @@ fn reject_unknown(pairs: &[(String, String)], known: &[&str]) -> Result<(), Quer
 /// Parses `GET /api/v1/hosts`'s query string: `label=KEY:VALUE` (repeatable, all must
 /// match), `os`, `kind`, `state=reporting|stale`, `q` (search), `limit`, `after`.
 pub fn host_query(raw: Option<&str>, stale_before: DateTime<Utc>) -> Result<HostQuery, QueryError> {
-    let pairs = pairs(raw);
+    let pairs = pairs(raw)?;
     reject_unknown(
         &pairs,
         &["label", "os", "kind", "state", "q", "limit", "after"],
@@ -155,7 +164,7 @@ pub fn candidates_query(
     raw: Option<&str>,
     scenarios: &[&str],
 ) -> Result<CandidatesQuery, QueryError> {
-    let pairs = pairs(raw);
+    let pairs = pairs(raw)?;
     reject_unknown(&pairs, &["scenario", "limit"])?;
     let scenario = non_empty("scenario", single(&pairs, "scenario")?)?;
     if let Some(name) = scenario
@@ -210,7 +219,7 @@ fn instant(name: &str, text: &str) -> Result<DateTime<Utc>, QueryError> {
 /// `now`, `from` to [`DEFAULT_HISTORY_SPAN`] before `to`; `from` must be before `to`, and
 /// the span at most [`MAX_HISTORY_SPAN`].
 pub fn history_range(raw: Option<&str>, now: DateTime<Utc>) -> Result<Range, QueryError> {
-    let pairs = pairs(raw);
+    let pairs = pairs(raw)?;
     reject_unknown(&pairs, &["from", "to"])?;
     let to = match single(&pairs, "to")? {
         Some(text) => instant("to", text)?,
@@ -344,6 +353,8 @@ mod tests {
             ("os=", "os"),
             ("q=", "q"),
             ("sort=name", "sort"),
+            ("q=srv%00", "q"),
+            ("after=h%00", "after"),
         ] {
             let err = host_query(Some(raw), now()).unwrap_err();
             assert_eq!(err.param, param, "{raw}: {err}");

@@ -125,6 +125,8 @@ pub async fn host_upsert_moves_forward_only(store: &dyn Store) {
     };
     assert_eq!(host.hostname, newer.hostname);
     assert_eq!(host.labels, newer.labels);
+    // An id no host can have (a NUL from a URL's `%00`) is simply not found.
+    assert!(ok(store.host("upsert\0".to_owned()).await, "nul").is_none());
     assert_eq!(host.first_seen, at(5));
     assert_eq!(host.last_seen, at(10));
     assert_eq!(host.inventory, None);

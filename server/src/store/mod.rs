@@ -24,7 +24,7 @@ pub use sqlite::SqliteStore;
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
 /// What went wrong in a store.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The writer queue is full; try again later.
     #[error("the writer queue is full")]
@@ -35,6 +35,11 @@ pub enum StoreError {
     /// The database failed.
     #[error("database error: {0}")]
     Database(String),
+    /// The storage is full (SQLite's `SQLITE_FULL`, which it answers when a write meets
+    /// `ENOSPC` or its size limit; PostgreSQL's `disk_full`): the write was not made and
+    /// nothing stored was touched. Writes succeed again once space is freed.
+    #[error("the storage is full: {0}")]
+    Full(String),
     /// The migrations could not be applied.
     #[error("migration {version} failed: {message}")]
     Migration {

@@ -112,8 +112,13 @@ fn describe(err: &tokio_postgres::Error) -> String {
     }
 }
 
+/// A database error; `disk_full` (SQLSTATE 53100) is [`StoreError::Full`].
 fn db(err: tokio_postgres::Error) -> StoreError {
-    StoreError::Database(describe(&err))
+    if err.code() == Some(&tokio_postgres::error::SqlState::DISK_FULL) {
+        StoreError::Full(describe(&err))
+    } else {
+        StoreError::Database(describe(&err))
+    }
 }
 
 /// Pool failures: waiting too long for a free connection is overload ([`StoreError::Busy`],
@@ -541,6 +546,11 @@ impl Store for PostgresStore {
 
     fn host(&self, host_id: String) -> StoreFuture<'_, Option<HostRecord>> {
         Box::pin(async move {
+            // PostgreSQL text cannot hold NUL (the query would fail, a 503 for what is a
+            // plain unknown host); no stored id has one.
+            if host_id.contains('\0') {
+                return Ok(None);
+            }
             let client = self.client().await?;
             let stmt = client
                 .prepare_cached(&format!(

@@ -133,6 +133,11 @@ pub struct SqliteStore {
     queue: SyncSender<Write>,
     readers: Arc<ReaderPool>,
     transactions: Arc<AtomicU64>,
+    /// When a write last failed because the storage is full (Unix seconds; 0: not since
+    /// a report was last stored). Set by the writer, cleared when a transaction storing a
+    /// report commits; [`Store::ping`] answers [`StoreError::Full`] for
+    /// [`FULL_READINESS_SECS`] after it.
+    full: Arc<AtomicU64>,
 }
 
 #[derive(Debug)]
@@ -141,8 +146,28 @@ struct ReaderPool {
     idle: Mutex<Vec<Connection>>,
 }
 
+/// How long `/readyz` says the storage is full after a write met a full disk, seconds.
+pub const FULL_READINESS_SECS: u64 = 60;
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_secs().max(1))
+}
+
+/// A database error; `SQLITE_FULL` (a write met `ENOSPC`, or the database reached its
+/// size limit) is [`StoreError::Full`].
 fn db(err: rusqlite::Error) -> StoreError {
-    StoreError::Database(err.to_string())
+    db_ref(&err)
+}
+
+/// [`db`] for an error the caller keeps.
+fn db_ref(err: &rusqlite::Error) -> StoreError {
+    if err.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+        StoreError::Full(err.to_string())
+    } else {
+        StoreError::Database(err.to_string())
+    }
 }
 
 /// Timestamps are stored as fixed-width RFC 3339 text, so text order is time order.
@@ -188,11 +213,13 @@ impl SqliteStore {
         migrate(&mut conn)?;
         let (queue, rx) = std::sync::mpsc::sync_channel(queue_capacity.max(1));
         let transactions = Arc::new(AtomicU64::new(0));
+        let full = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&transactions);
+        let full_flag = Arc::clone(&full);
         let batch_max = batch_max.max(1);
         std::thread::Builder::new()
             .name("estate-sqlite-writer".to_owned())
-            .spawn(move || writer(conn, rx, batch_max, &counter))
+            .spawn(move || writer(conn, rx, batch_max, &counter, &full_flag))
             .map_err(|e| StoreError::Database(format!("cannot start the writer: {e}")))?;
         Ok(SqliteStore {
             queue,
@@ -201,6 +228,7 @@ impl SqliteStore {
                 idle: Mutex::new(Vec::new()),
             }),
             transactions,
+            full,
         })
     }
 
@@ -312,8 +340,8 @@ enum Done {
 
 impl Write {
     /// The answer to this write when it could not run.
-    fn failed(self, message: &str) -> Done {
-        let e = || StoreError::Database(message.to_owned());
+    fn failed(self, err: &StoreError) -> Done {
+        let e = || err.clone();
         match self {
             Write::Ingest(_, r) => Done::Ingest(r, Err(e())),
             Write::Enrol(_, _, _, r) => Done::Enrol(r, Err(e())),
@@ -335,9 +363,21 @@ impl Done {
         }
     }
 
+    /// Whether this write failed because the storage is full.
+    fn is_full(&self) -> bool {
+        let full = |e: Option<&StoreError>| matches!(e, Some(StoreError::Full(_)));
+        match self {
+            Done::Ingest(_, v) => full(v.as_ref().err()),
+            Done::Enrol(_, v) => full(v.as_ref().err()),
+            Done::Revoke(_, v) => full(v.as_ref().err()),
+            Done::Prune(_, v) => full(v.as_ref().err()),
+            Done::Assess(_, v) => full(v.as_ref().err()),
+        }
+    }
+
     /// Replaces the result by a failure (the transaction did not commit).
-    fn fail(self, message: &str) -> Done {
-        let e = || StoreError::Database(message.to_owned());
+    fn fail(self, err: &StoreError) -> Done {
+        let e = || err.clone();
         match self {
             Done::Ingest(r, _) => Done::Ingest(r, Err(e())),
             Done::Enrol(r, _) => Done::Enrol(r, Err(e())),
@@ -359,7 +399,13 @@ impl Done {
     }
 }
 
-fn writer(mut conn: Connection, rx: Receiver<Write>, batch_max: usize, counter: &AtomicU64) {
+fn writer(
+    mut conn: Connection,
+    rx: Receiver<Write>,
+    batch_max: usize,
+    counter: &AtomicU64,
+    full: &AtomicU64,
+) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < batch_max {
@@ -373,12 +419,24 @@ fn writer(mut conn: Connection, rx: Receiver<Write>, batch_max: usize, counter: 
             Ok(done) => {
                 counter.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(writes = size, "write transaction committed");
+                // Full until a report is stored again: a small write (an assessment)
+                // may fit where reports still do not.
+                if done.iter().any(Done::is_full) {
+                    full.store(unix_now(), Ordering::Relaxed);
+                } else if done.iter().any(|d| matches!(d, Done::Ingest(_, Ok(_)))) {
+                    full.store(0, Ordering::Relaxed);
+                }
                 done.into_iter().for_each(Done::send);
             }
             Err((done, err)) => {
-                tracing::error!(error = %err, writes = size, "write transaction failed");
-                let message = err.to_string();
-                done.into_iter().for_each(|d| d.fail(&message).send());
+                let err = db(err);
+                if matches!(err, StoreError::Full(_)) {
+                    full.store(unix_now(), Ordering::Relaxed);
+                    tracing::error!(error = %err, writes = size, "write transaction failed: the storage is full");
+                } else {
+                    tracing::error!(error = %err, writes = size, "write transaction failed");
+                }
+                done.into_iter().for_each(|d| d.fail(&err).send());
             }
         }
     }
@@ -398,8 +456,8 @@ fn run_batch(
     let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
-            let message = e.to_string();
-            let pending = batch.into_iter().map(|w| w.failed(&message)).collect();
+            let err = db_ref(&e);
+            let pending = batch.into_iter().map(|w| w.failed(&err)).collect();
             return Err((pending, e));
         }
     };
@@ -409,9 +467,9 @@ fn run_batch(
         // A savepoint per write, through cached statements (rusqlite's `Savepoint`
         // parses its SQL each time: a seventh of the writer's time under load).
         if let Err(e) = exec_cached(&tx, "SAVEPOINT estate_write") {
-            let message = e.to_string();
-            done.push(w.failed(&message));
-            done.extend(writes.map(|w| w.failed(&message)));
+            let err = db_ref(&e);
+            done.push(w.failed(&err));
+            done.extend(writes.map(|w| w.failed(&err)));
             return Err((done, e));
         }
         let d = match w {
@@ -447,8 +505,8 @@ fn run_batch(
         };
         done.push(d);
         if let Err(e) = finished {
-            let message = e.to_string();
-            done.extend(writes.map(|w| w.failed(&message)));
+            let err = db_ref(&e);
+            done.extend(writes.map(|w| w.failed(&err)));
             return Err((done, e));
         }
     }
@@ -1048,11 +1106,62 @@ impl Store for SqliteStore {
         })
     }
 
+    /// A read; and [`StoreError::Full`] for [`FULL_READINESS_SECS`] after a write
+    /// transaction failed because the storage was full, unless a report has been stored
+    /// since. (A probe write cannot tell: SQLite overwrites the space a failed transaction
+    /// already took in the WAL, so a small write succeeds where every report still
+    /// fails.) Not for ever: a load balancer that routes by `/readyz` must send reports
+    /// again for the collector to find out that space came back; the next one that fails
+    /// sets it again.
     fn ping(&self) -> StoreFuture<'_, ()> {
-        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())))
+        let read = self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())));
+        let since = self.full.load(Ordering::Relaxed);
+        let full = since != 0 && unix_now().saturating_sub(since) < FULL_READINESS_SECS;
+        Box::pin(async move {
+            read.await?;
+            if full {
+                return Err(StoreError::Full(
+                    "the last write failed: database or disk is full".to_owned(),
+                ));
+            }
+            Ok(())
+        })
     }
 
     fn transactions(&self) -> u64 {
         self.transactions.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A write that meets a full disk (here: the database's page limit, which SQLite
+    /// answers with the same `SQLITE_FULL` as `ENOSPC`) is `StoreError::Full`, not a
+    /// generic database error: ingest answers `503 storage_full`.
+    #[test]
+    fn a_full_database_is_store_error_full() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (b BLOB NOT NULL)")
+            .unwrap();
+        let pages: i64 = conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .unwrap();
+        conn.pragma_update(None, "max_page_count", pages + 2)
+            .unwrap();
+        let err = (0..100)
+            .find_map(|_| {
+                conn.execute("INSERT INTO t (b) VALUES (zeroblob(4000))", [])
+                    .err()
+            })
+            .unwrap();
+        assert!(matches!(db_ref(&err), StoreError::Full(_)), "{err}");
+        assert!(matches!(db(err), StoreError::Full(_)));
+        let other = conn
+            .execute("INSERT INTO missing VALUES (1)", [])
+            .unwrap_err();
+        assert!(matches!(db(other), StoreError::Database(_)));
     }
 }

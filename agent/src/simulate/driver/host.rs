@@ -256,6 +256,7 @@ pub(super) async fn turn(
     // pool so that this thread keeps serving the requests in flight (and their measured
     // latency does not include another host's inventory being built).
     let revision = state.revision();
+    let host_id = profile.host_id.clone();
     let built = {
         let fleet = fleet.clone();
         let known_hash = state.hash;
@@ -341,6 +342,7 @@ pub(super) async fn turn(
                     stats.duplicates += 1;
                 }
             }
+            shared.record_ack(&host_id, spec.report_id, duplicate);
             if spec.with_inventory {
                 state.full_revision = state.revision;
                 state.full_at_ms = millis(spec.collected_at);

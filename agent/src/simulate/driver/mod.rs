@@ -54,6 +54,9 @@ pub const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 pub const BUILD_THREADS: usize = 2;
 /// Jitter of the report interval (± this fraction), so hosts do not fall into step.
 pub const INTERVAL_JITTER: f64 = 0.02;
+/// Environment variable naming the acknowledgement log when [`Options::acked_log`] is
+/// not set (read by [`run_until_signal`]).
+pub const ACKED_LOG_ENV: &str = "ESTATE_SIMULATE_ACKED_LOG";
 
 /// Why the simulator could not run.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +78,15 @@ pub enum SimulateError {
     /// The async runtime could not be built.
     #[error("could not start the runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    /// The acknowledgement log could not be opened.
+    #[error("acknowledgement log {path}: {source}")]
+    AckedLog {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// How to run the simulator.
@@ -109,6 +121,12 @@ pub struct Options {
     pub backoff_max: Duration,
     /// Time between progress lines in the log (`None`: none).
     pub progress_every: Option<Duration>,
+    /// A file to which every acknowledged report is appended as one line, `host_id
+    /// report_id stored|duplicate`, written with one `write` call as soon as the
+    /// acknowledgement arrives (no buffering: a crash of the collector, or of the
+    /// simulator, never loses a line for an acknowledgement already received). For
+    /// the fault tests, which check that every acknowledged report is stored.
+    pub acked_log: Option<PathBuf>,
 }
 
 impl Options {
@@ -129,6 +147,7 @@ impl Options {
             backoff_initial: DEFAULT_BACKOFF_INITIAL,
             backoff_max: DEFAULT_BACKOFF_MAX,
             progress_every: Some(DEFAULT_PROGRESS_EVERY),
+            acked_log: None,
         }
     }
 }
@@ -141,6 +160,8 @@ struct Shared {
     stats: Mutex<Stats>,
     /// Error keys already logged once at `warn`.
     warned: Mutex<HashSet<String>>,
+    /// The acknowledgement log, when one is kept.
+    acked_log: Option<Mutex<std::fs::File>>,
 }
 
 impl Shared {
@@ -172,11 +193,39 @@ impl Shared {
             tracing::debug!(kind = %key, error = %message, "simulated {what} failed");
         }
     }
+
+    /// Appends an acknowledged report to the acknowledgement log, when one is kept: one
+    /// line, one unbuffered `write` (the file is opened for appending, so lines never
+    /// interleave).
+    fn record_ack(&self, host_id: &str, report_id: uuid::Uuid, duplicate: bool) {
+        use std::io::Write as _;
+        let Some(file) = &self.acked_log else {
+            return;
+        };
+        let line = format!(
+            "{host_id} {report_id} {}\n",
+            if duplicate { "duplicate" } else { "stored" }
+        );
+        let written = file
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .write_all(line.as_bytes());
+        if let Err(err) = written {
+            self.error(false, "acked_log", &err.to_string());
+        }
+    }
 }
 
 /// Runs the simulator on a current-thread runtime until SIGINT/SIGTERM, the duration
 /// ends, or (with `once`) every host is done.
-pub fn run_until_signal(options: Options) -> Result<Summary, SimulateError> {
+/// Without [`Options::acked_log`], the file named by [`ACKED_LOG_ENV`] (when set and not
+/// empty) is the acknowledgement log.
+pub fn run_until_signal(mut options: Options) -> Result<Summary, SimulateError> {
+    if options.acked_log.is_none() {
+        options.acked_log = std::env::var_os(ACKED_LOG_ENV)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+    }
     // One thread for the HTTP exchanges, and at most two building reports.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -242,6 +291,19 @@ pub async fn run(
     } else {
         Some(http::client(&options)?)
     };
+    let acked_log = match &options.acked_log {
+        Some(path) => Some(Mutex::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|source| SimulateError::AckedLog {
+                    path: path.clone(),
+                    source,
+                })?,
+        )),
+        None => None,
+    };
     let hosts = options.hosts;
     let started = Instant::now();
     let shared = Arc::new(Shared {
@@ -252,6 +314,7 @@ pub async fn run(
         client,
         stats: Mutex::new(Stats::default()),
         warned: Mutex::new(HashSet::new()),
+        acked_log,
     });
     let options = &shared.options;
     tracing::info!(

@@ -176,22 +176,10 @@ async fn run_batch(pool: &Pool, mut batch: Vec<Write>, transactions: &AtomicU64)
                 .copied()
                 .flatten()
                 .ok_or_else(|| StoreError::Database("internal: write not run".to_owned())),
-            (None, Err(err)) => Err(copy_error(err)),
+            (None, Err(err)) => Err(err.clone()),
         };
         // A caller that went away no longer needs its answer.
         let _ = write.reply.send(result);
-    }
-}
-
-fn copy_error(err: &StoreError) -> StoreError {
-    match err {
-        StoreError::Busy => StoreError::Busy,
-        StoreError::Closed => StoreError::Closed,
-        StoreError::Database(m) => StoreError::Database(m.clone()),
-        StoreError::Migration { version, message } => StoreError::Migration {
-            version: *version,
-            message: message.clone(),
-        },
     }
 }
 
