@@ -111,7 +111,7 @@ fn recorded_machines_give_schema_valid_reports_that_match_the_committed_ones() {
 }
 
 #[test]
-fn the_windows_10_laptop_shows_what_the_windows_checks_will_need() {
+fn the_windows_10_laptop_carries_what_the_windows_checks_need() {
     let report = report(recorded::WIN10_LAPTOP);
     let inv = report.inventory.unwrap();
     let os = inv.os.unwrap();
@@ -138,18 +138,42 @@ fn the_windows_10_laptop_shows_what_the_windows_checks_will_need() {
         }
     );
     assert!(!sec.firewall.value().unwrap().active);
-    // SMBv1 and RDP without NLA have no Report v1 field yet: they are named in the
-    // security collector's partial note.
+    // SMBv1, RDP without NLA, the administrators, Defender and the TPM travel in
+    // `security.windows`; only the per-volume BitLocker detail is left in a note.
+    let win = sec.windows.as_ref().unwrap();
+    let smb1 = win.smb1.value().unwrap();
+    assert!(smb1.server && smb1.client, "{smb1:?}");
+    let rdp = win.remote_desktop.value().unwrap();
+    assert!(rdp.enabled && !rdp.nla_required, "{rdp:?}");
+    assert_eq!(win.local_administrators.value().unwrap().members.len(), 3);
+    let defender = &win.antivirus_products[0];
+    assert_eq!(
+        (
+            defender.name.as_str(),
+            defender.enabled,
+            defender.signature_age_days
+        ),
+        ("Windows Defender", true, Some(1))
+    );
+    let tpm = win.tpm.value().unwrap();
+    assert_eq!((tpm.present, tpm.version.as_deref()), (true, Some("2.0")));
     let note = report
         .collector_errors
         .iter()
         .find(|e| e.collector == "security")
         .unwrap();
-    assert!(note.message.contains("SMBv1 server on"), "{}", note.message);
+    assert_eq!(
+        note.message,
+        "collected but not sent, Report v1 has no field for it: BitLocker C:\\ protection off, fully decrypted, none"
+    );
+    // The hardware collector no longer has anything it cannot send.
     assert!(
-        note.message.contains("NLA not required"),
-        "{}",
-        note.message
+        !report
+            .collector_errors
+            .iter()
+            .any(|e| e.collector == "hardware"),
+        "{:?}",
+        report.collector_errors
     );
     let software = inv.software.unwrap();
     assert!(

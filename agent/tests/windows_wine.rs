@@ -9,7 +9,9 @@
 //! the Rust target (`rustup target add x86_64-pc-windows-gnu`). Without them the test
 //! says so and passes; `ESTATE_WINE=1` (CI) makes their absence a failure, and
 //! `ESTATE_WINE=0` skips the test. The first run builds the agent for Windows (a few
-//! minutes on two cores); later runs reuse the build. `ESTATE_WINE_REPORT=FILE` keeps the
+//! minutes on two cores); later runs reuse the build. `ESTATE_WINE_PROFILE=NAME` builds
+//! and runs the exe of that cargo profile instead of debug (CI: `dist-ci`, the release
+//! build it packs into the zip, already built then). `ESTATE_WINE_REPORT=FILE` keeps the
 //! report Wine produced.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -121,7 +123,13 @@ fn the_windows_agent_runs_under_wine_and_reports_what_wine_presents() {
     }
     let wine = wine.unwrap();
 
-    // 1. The agent for Windows, in debug.
+    // 1. The agent for Windows, in debug unless ESTATE_WINE_PROFILE names a profile.
+    let profile = std::env::var("ESTATE_WINE_PROFILE")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "dev".to_owned());
+    // cargo's directory for the built-in dev profile is "debug".
+    let profile_dir = if profile == "dev" { "debug" } else { &profile };
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let target_dir = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -132,6 +140,8 @@ fn the_windows_agent_runs_under_wine_and_reports_what_wine_presents() {
             c.current_dir(repo())
                 .args([
                     "build",
+                    "--profile",
+                    &profile,
                     "--target",
                     TARGET,
                     "-p",
@@ -148,7 +158,10 @@ fn the_windows_agent_runs_under_wine_and_reports_what_wine_presents() {
         status.success(),
         "cargo build for {TARGET} failed:\n{stderr}"
     );
-    let exe = target_dir.join(TARGET).join("debug/estate-agent.exe");
+    let exe = target_dir
+        .join(TARGET)
+        .join(profile_dir)
+        .join("estate-agent.exe");
 
     // 2. The shim beside a copy of the exe.
     let dir = tempfile::tempdir().unwrap();

@@ -219,6 +219,7 @@ fn canonical_report() -> Report {
                 },
             },
             antivirus: Known::Known { value: vec![] },
+            windows: None,
         }),
         gpus: Some(vec![Gpu {
             pci_address: "0000:00:01.0".into(),

@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
 
+use estate_protocol::{Cpu, Filesystem, Memory, Report};
 use estate_server::assess::{AssessConfig, Assessor};
 use estate_server::config::{Backend, ServerConfig};
 use estate_server::report::schedule::ReportsConfig;
@@ -41,6 +42,11 @@ fn text(bytes: &[u8]) -> String {
 /// A config with a temporary SQLite store holding the three fixture reports; with
 /// `assess`, each host's assessment is stored too (as the collector's worker does).
 fn store(dir: &Path, extra: &str, assess: bool) -> String {
+    store_of(dir, extra, assess, &REPORTS)
+}
+
+/// [`store`] with the given fixture reports.
+fn store_of(dir: &Path, extra: &str, assess: bool, reports: &[&str]) -> String {
     let config = dir.join("server.toml");
     std::fs::write(
         &config,
@@ -58,7 +64,7 @@ fn store(dir: &Path, extra: &str, assess: bool) -> String {
     runtime.block_on(async {
         let store = estate_server::open_store(&ServerConfig::load(&config).unwrap()).unwrap();
         let assessor = Arc::new(Assessor::load(&AssessConfig::default()).unwrap());
-        for report in REPORTS {
+        for report in reports {
             let raw = std::fs::read_to_string(manifest_dir().join("tests").join(report)).unwrap();
             let parsed = estate_server::ingest::parse_report(raw.as_bytes()).unwrap();
             let new =
@@ -589,4 +595,267 @@ async fn the_loader_reads_every_host_in_pages_and_keeps_the_order() {
         }
     }
     assert_eq!(loaded.input.scenarios, ["aws-london"]);
+}
+
+// ---------------------------------------------------------------------------------
+// Windows: the recorded Windows 10 22H2 laptop (issue 10's acceptance)
+
+/// The recorded laptop as a report the collector reads.
+const WIN10_LAPTOP: &str = "fixtures/reports/win10-22h2-laptop.json";
+/// A time after Windows 10's end of support (2025-10-14).
+const AFTER_WINDOWS10: &str = "2026-01-15T09:00:00Z";
+
+fn bless() -> bool {
+    std::env::var_os("ESTATE_BLESS").is_some_and(|v| v == "1")
+}
+
+/// The report of `WIN10_LAPTOP`: the agent's report of its recording
+/// (`agent/tests/fixtures/windows/win10-22h2-laptop/report.json`, which the recorded
+/// collectors make) with the sections the live sysinfo collectors add on the machine and
+/// a recording cannot hold: the CPU (a Latitude 5490 with a 7th-generation Core
+/// i5-7300U), 8 GiB of memory and the C: volume.
+fn windows10_laptop_report() -> Report {
+    let recorded =
+        manifest_dir().join("../agent/tests/fixtures/windows/win10-22h2-laptop/report.json");
+    let raw = std::fs::read_to_string(recorded).unwrap();
+    let mut report: Report = serde_json::from_str(&raw).unwrap();
+    let inventory = report.inventory.as_mut().unwrap();
+    inventory.cpu = Some(Cpu {
+        model: "Intel(R) Core(TM) i5-7300U CPU @ 2.60GHz".to_owned(),
+        vendor: "GenuineIntel".to_owned(),
+        sockets: 1,
+        physical_cores: 2,
+        logical_cpus: 4,
+        max_mhz: Some(2712.0),
+        flags: Vec::new(),
+    });
+    inventory.memory = Some(Memory {
+        total_bytes: 8_459_780_096,
+        available_bytes: 3_912_105_984,
+        swap_total_bytes: 1_342_177_280,
+        swap_free_bytes: 1_207_959_552,
+    });
+    inventory.filesystems = Some(vec![Filesystem {
+        mount_point: "C:\\".to_owned(),
+        fs_type: "NTFS".to_owned(),
+        device: "C:\\".to_owned(),
+        size_bytes: 255_369_752_576,
+        free_bytes: 118_112_534_528,
+        available_bytes: 118_112_534_528,
+        inodes_total: 0,
+        inodes_free: 0,
+        read_only: false,
+    }]);
+    report.inventory_hash = inventory.stable_hash();
+    report
+}
+
+#[test]
+fn the_windows_10_laptop_fixture_is_the_recorded_laptop() {
+    let report = windows10_laptop_report();
+    assert_eq!(report.check_invariants(), Vec::<String>::new());
+    let text = serde_json::to_string_pretty(&report).unwrap() + "\n";
+    let path = manifest_dir().join("tests").join(WIN10_LAPTOP);
+    if bless() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == text,
+        "{} is not the recorded laptop's report: run `ESTATE_BLESS=1 cargo test -p estate-server --test report windows`",
+        path.display()
+    );
+}
+
+/// The audit's results by status.
+fn by_status(assessment: &Value, status: &str) -> Vec<String> {
+    let mut ids: Vec<String> = assessment["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == status)
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn the_windows_10_laptop_fails_the_windows_checks_it_should() {
+    let audit = |format: &str| {
+        run(&[
+            "audit",
+            "--report",
+            WIN10_LAPTOP,
+            "--at",
+            AFTER_WINDOWS10,
+            "--format",
+            format,
+        ])
+    };
+    let out = audit("json");
+    let assessment: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr)));
+    let failed = by_status(&assessment, "fail");
+    for id in [
+        // No BitLocker on C:.
+        "security.disk-encryption-laptop",
+        // SMBv1 server and client on.
+        "security.windows-smb1-off",
+        // Remote Desktop on without NLA.
+        "security.windows-rdp-nla",
+        // jsmith is a local administrator.
+        "security.windows-local-admins",
+        // Windows 10 22H2 left regular support on 2025-10-14.
+        "lifecycle.os-supported",
+        // The Public firewall profile is off.
+        "security.firewall-active",
+    ] {
+        assert!(
+            failed.contains(&id.to_owned()),
+            "{id} did not fail: {failed:?}"
+        );
+    }
+    let passed = by_status(&assessment, "pass");
+    for id in [
+        // Defender on, signatures a day old.
+        "security.windows-antivirus-current",
+        // Intel PTT, TPM 2.0.
+        "lifecycle.windows11-tpm2",
+        "security.secure-boot",
+    ] {
+        assert!(
+            passed.contains(&id.to_owned()),
+            "{id} did not pass: {passed:?}"
+        );
+    }
+    // The evidence names what was found.
+    let result = |id: &str| {
+        assessment["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        result("security.disk-encryption-laptop")["evidence"],
+        serde_json::json!(["C:\\"])
+    );
+    assert!(
+        result("security.windows-rdp-nla")["evidence"]
+            .to_string()
+            .contains("UserAuthentication"),
+        "{}",
+        result("security.windows-rdp-nla")
+    );
+    // Before the end of Windows 10's support the lifecycle check passed.
+    let then = run(&["audit", "--report", WIN10_LAPTOP, "--format", "json"]);
+    let then: Value = serde_json::from_slice(&then.stdout).unwrap();
+    assert!(by_status(&then, "pass").contains(&"lifecycle.os-supported".to_owned()));
+    // The table names the failures too.
+    let table = text(&audit("table").stdout);
+    assert!(table.contains("security.windows-smb1-off"), "{table}");
+}
+
+#[test]
+fn the_windows_10_laptop_shows_in_the_windows_11_readiness_view() {
+    let dir = tempfile::tempdir().unwrap();
+    // Stored assessments: the view reads the facts kept with them (STORED_FACTS).
+    let config = store_of(dir.path(), "", true, &[REPORTS[0], WIN10_LAPTOP]);
+    let report = json_report(&config, &[]);
+    let w = &report["windows11"];
+    assert_eq!(w["windows10_hosts"], 1, "{w}");
+    assert_eq!(
+        (
+            w["ready_hosts"].as_u64(),
+            w["not_ready_hosts"].as_u64(),
+            w["unknown_hosts"].as_u64()
+        ),
+        (Some(0), Some(1), Some(0))
+    );
+    let host = &w["hosts"][0];
+    assert_eq!(host["hostname"], "Dell Latitude 5490 laptop");
+    assert_eq!(host["status"], "not_ready");
+    // TPM 2.0, UEFI, 8 GiB and 255 GB are fine; the 7th-generation Core i5 is not.
+    assert_eq!(host["blockers"], serde_json::json!(["cpu"]));
+    assert_eq!(host["unknown"], serde_json::json!([]));
+    let blocked: Vec<(String, u64)> = w["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap().to_owned(),
+                r["blocked_hosts"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        blocked,
+        [
+            ("tpm2".to_owned(), 0),
+            ("uefi_secure_boot".to_owned(), 0),
+            ("cpu".to_owned(), 1),
+            ("memory".to_owned(), 0),
+            ("storage".to_owned(), 0),
+        ]
+    );
+
+    // Markdown, HTML and CSV show it too.
+    let md = run(&["report", "--config", &config, "--at", AT, "--format", "md"]);
+    assert_eq!(md.status.code(), Some(0), "{}", text(&md.stderr));
+    let md = text(&md.stdout);
+    assert!(md.contains("## Windows 11 readiness"), "{md}");
+    assert!(
+        md.contains("1 host run Windows 10: 0 ready for Windows 11, 1 not ready"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| Dell Latitude 5490 laptop | not ready | CPU generation |"),
+        "{md}"
+    );
+    let html = dir.path().join("report.html");
+    let out = run(&[
+        "report",
+        "--config",
+        &config,
+        "--at",
+        AT,
+        "--format",
+        "html",
+        "--out",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains(r#"<section id="windows11""#));
+    assert!(page.contains(r##"<a href="#windows11">Windows 11</a>"##));
+    let csv_dir = dir.path().join("csv");
+    let out = run(&[
+        "report",
+        "--config",
+        &config,
+        "--at",
+        AT,
+        "--format",
+        "csv",
+        "--out",
+        csv_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let csv = std::fs::read_to_string(csv_dir.join("windows11.csv")).unwrap();
+    assert_eq!(
+        csv.lines().collect::<Vec<_>>(),
+        [
+            "host_id,hostname,status,blocked_by,unknown,cpu_model",
+            "recorded-win10-22h2-laptop,Dell Latitude 5490 laptop,not_ready,cpu,,Intel(R) Core(TM) i5-7300U CPU @ 2.60GHz",
+        ]
+    );
+
+    // Without Windows 10 hosts there is no such section.
+    let other = tempfile::tempdir().unwrap();
+    let plain = json_report(&store_of(other.path(), "", true, &[REPORTS[0]]), &[]);
+    assert!(plain.get("windows11").is_none(), "{}", plain["windows11"]);
 }

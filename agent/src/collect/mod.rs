@@ -4,14 +4,17 @@
 //! Each collector owns one concern (one file under `platform/<os>/`). The runner gives
 //! every collector its own thread and waits for it no longer than its budget: a
 //! collector that fails, panics or runs over adds an entry to the report's
-//! `collector_errors`, and the others still report. Platform code lives only under
-//! `platform/`.
+//! `collector_errors`, and the others still report. A collector that ran over is
+//! abandoned (a thread cannot be cancelled: it finishes in the background and its
+//! result is dropped) and is not started again, in any later report built with the
+//! same [`Context`], until it has finished. Platform code lives only under `platform/`.
 
 pub mod nvml;
 pub mod platform;
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use estate_protocol::{
@@ -29,12 +32,51 @@ pub struct Context {
     pub root: SysRoot,
     /// The agent's validated config.
     pub config: Arc<AgentConfig>,
+    /// Collectors running now, on threads of this context or its clones (an abandoned
+    /// one stays here until its thread returns).
+    running: Arc<Mutex<BTreeSet<&'static str>>>,
 }
 
 impl Context {
     /// A context over `root` with the given config.
     pub fn new(root: SysRoot, config: Arc<AgentConfig>) -> Self {
-        Context { root, config }
+        Context {
+            root,
+            config,
+            running: Arc::default(),
+        }
+    }
+
+    /// Names of the collectors running now (those abandoned after their budget
+    /// included, until they return).
+    pub fn running_collectors(&self) -> Vec<&'static str> {
+        self.running_set().iter().copied().collect()
+    }
+
+    fn running_set(&self) -> std::sync::MutexGuard<'_, BTreeSet<&'static str>> {
+        // Plain data: a panic elsewhere while holding it leaves a usable set.
+        self.running
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Marks a collector as running in its context until dropped (the thread returns).
+struct RunningGuard<'a> {
+    ctx: &'a Context,
+    name: &'static str,
+}
+
+impl<'a> RunningGuard<'a> {
+    fn enter(ctx: &'a Context, name: &'static str) -> Self {
+        ctx.running_set().insert(name);
+        RunningGuard { ctx, name }
+    }
+}
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        self.ctx.running_set().remove(self.name);
     }
 }
 
@@ -159,6 +201,12 @@ pub trait Collector: Send + Sync {
     fn collect(&self, ctx: &Context) -> Result<Collected, CollectError>;
 }
 
+impl std::fmt::Debug for dyn Collector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Collector({})", self.name())
+    }
+}
+
 /// Runs one collector on the current thread and turns its outcome into a section and
 /// error entries. Panics are caught and reported, not propagated.
 pub fn run_one(collector: &dyn Collector, ctx: &Context) -> (Option<Section>, Vec<CollectorError>) {
@@ -235,17 +283,35 @@ enum State {
 /// Runs every enabled collector on a small pool of [`WORKERS`] threads, waiting for each
 /// no longer than its budget, measured from when it starts. A collector that runs over
 /// is reported as `timeout` and its worker is given up on (left to finish on its own,
-/// its result dropped); a new worker takes its place so the queue keeps moving.
+/// its result dropped); a new worker takes its place so the queue keeps moving. A
+/// collector still running from an earlier call with the same context is not started
+/// again: it is reported as `timeout` too, saying so.
 pub fn run_all(
     collectors: Vec<Arc<dyn Collector>>,
     ctx: &Context,
 ) -> (Inventory, Vec<CollectorError>) {
+    let mut inventory = Inventory::default();
+    let mut errors = Vec::new();
+    let still_running = ctx.running_collectors();
     let collectors: Vec<Arc<dyn Collector>> = collectors
         .into_iter()
         .filter(|c| ctx.config.collectors.is_enabled(c.name()))
+        .filter(|c| {
+            let busy = still_running.contains(&c.name());
+            if busy {
+                errors.push(error(
+                    c.name(),
+                    CollectorErrorKind::Timeout,
+                    format!(
+                        "skipped: still running from an earlier report, where it ran past its \
+                         budget of {} ms; not started again until it finishes",
+                        c.budget(ctx.config.collector_budget).as_millis()
+                    ),
+                ));
+            }
+            !busy
+        })
         .collect();
-    let mut inventory = Inventory::default();
-    let mut errors = Vec::new();
     let queue = Arc::new(std::sync::Mutex::new(
         (0..collectors.len()).collect::<std::collections::VecDeque<usize>>(),
     ));
@@ -269,7 +335,11 @@ pub fn run_all(
                     if tx.send(Event::Started(index, Instant::now())).is_err() {
                         break;
                     }
-                    let result = run_one(collectors[index].as_ref(), &ctx);
+                    let collector = collectors[index].as_ref();
+                    let result = {
+                        let _running = RunningGuard::enter(&ctx, collector.name());
+                        run_one(collector, &ctx)
+                    };
                     if tx.send(Event::Finished(index, Box::new(result))).is_err() {
                         break;
                     }
@@ -338,7 +408,9 @@ pub fn run_all(
                         collectors[i].name(),
                         CollectorErrorKind::Timeout,
                         format!(
-                            "did not finish within its budget of {} ms",
+                            "abandoned: did not finish within its budget of {} ms \
+                             (agent.collector_budget_ms); left to finish in the background, \
+                             its result discarded",
                             budget.as_millis()
                         ),
                     ));
@@ -372,6 +444,7 @@ pub fn run_all(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     struct Slow;
@@ -409,6 +482,98 @@ mod tests {
                 vec!["/proc/net/udp6: missing".to_owned()],
             ))
         }
+    }
+
+    /// A collector that blocks until released, counting its runs (a deliberately slow
+    /// collector: a hung package database, an NFS mount that does not answer).
+    struct Hangs {
+        runs: std::sync::atomic::AtomicUsize,
+        release: Mutex<bool>,
+        released: std::sync::Condvar,
+    }
+
+    impl Hangs {
+        fn new() -> Self {
+            Hangs {
+                runs: Default::default(),
+                release: Mutex::new(false),
+                released: std::sync::Condvar::new(),
+            }
+        }
+
+        fn release(&self) {
+            *self.release.lock().unwrap() = true;
+            self.released.notify_all();
+        }
+    }
+
+    impl Collector for Arc<Hangs> {
+        fn name(&self) -> &'static str {
+            "software"
+        }
+        fn budget(&self, _: Duration) -> Duration {
+            Duration::from_millis(100)
+        }
+        fn collect(&self, _: &Context) -> Result<Collected, CollectError> {
+            self.runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut released = self.release.lock().unwrap();
+            while !*released {
+                released = self.released.wait(released).unwrap();
+            }
+            Ok(Collected::complete(Section::Gpus(Vec::new())))
+        }
+    }
+
+    #[test]
+    fn an_abandoned_collector_is_not_started_again_while_it_still_runs() {
+        let ctx = Context::new(SysRoot::default(), Arc::new(AgentConfig::default()));
+        let hangs = Arc::new(Hangs::new());
+        let list =
+            || -> Vec<Arc<dyn Collector>> { vec![Arc::new(Arc::clone(&hangs)), Arc::new(Good)] };
+
+        let (inventory, errors) = run_all(list(), &ctx);
+        assert_eq!(inventory.listening, Some(Vec::new()));
+        assert_eq!(
+            inventory.gpus, None,
+            "an abandoned result must be discarded"
+        );
+        let abandoned = errors.iter().find(|e| e.collector == "software").unwrap();
+        assert_eq!(abandoned.kind, CollectorErrorKind::Timeout);
+        assert!(
+            abandoned
+                .message
+                .starts_with("abandoned: did not finish within its budget of 100 ms"),
+            "{abandoned:?}"
+        );
+        assert_eq!(ctx.running_collectors(), vec!["software"]);
+
+        // The next report, from a clone of the context (as the daemon's): skipped, said so.
+        let (inventory, errors) = run_all(list(), &ctx.clone());
+        assert_eq!(inventory.listening, Some(Vec::new()));
+        let skipped = errors.iter().find(|e| e.collector == "software").unwrap();
+        assert_eq!(skipped.kind, CollectorErrorKind::Timeout);
+        assert!(
+            skipped
+                .message
+                .starts_with("skipped: still running from an earlier report"),
+            "{skipped:?}"
+        );
+        assert_eq!(hangs.runs.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+        // Once it returns, it runs again (and, released, delivers).
+        hangs.release();
+        let freed = (0..200).any(|_| {
+            std::thread::sleep(Duration::from_millis(10));
+            ctx.running_collectors().is_empty()
+        });
+        assert!(freed, "the abandoned thread never returned");
+        let (inventory, errors) = run_all(list(), &ctx);
+        assert_eq!(hangs.runs.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(inventory.gpus, Some(Vec::new()));
+        assert!(
+            errors.iter().all(|e| e.collector != "software"),
+            "{errors:?}"
+        );
     }
 
     /// Regression: with a fixed pool, collectors stuck past their budget must not hold up

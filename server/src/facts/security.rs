@@ -1,7 +1,9 @@
 //! `facts.security`: firewall, disk encryption, Secure Boot, time sync, SSH server
-//! settings and antivirus/EDR. (Automatic updates are in `facts.patching`.)
+//! settings and antivirus/EDR, and the items only the Windows agent reads (SMBv1, Remote
+//! Desktop and NLA, the local Administrators, antivirus state and signature age, the
+//! TPM). (Automatic updates are in `facts.patching`.)
 
-use estate_protocol::{SecureBoot, Security};
+use estate_protocol::{AntivirusProduct, SecureBoot, Security};
 use serde::Serialize;
 
 use super::{Unknown, known};
@@ -67,6 +69,52 @@ pub struct SecurityFacts {
     /// Whether at least one antivirus/EDR product was found.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub antivirus_present: Option<bool>,
+    /// Windows: whether a registered antivirus product has real-time scanning on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub antivirus_enabled: Option<bool>,
+    /// Windows: days since the signatures of the freshest product that is on were
+    /// updated; absent when no product that is on says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub antivirus_signature_age_days: Option<u32>,
+    /// Windows: whether a product that is on says its definitions are up to date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub antivirus_up_to_date: Option<bool>,
+    /// Windows: whether the SMB1 server accepts SMBv1 sessions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smb1_server_enabled: Option<bool>,
+    /// Windows: whether the SMB1 client driver is installed and not disabled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smb1_client_enabled: Option<bool>,
+    /// Windows: whether either SMBv1 side is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smb1_enabled: Option<bool>,
+    /// Windows: what the SMBv1 conclusion rests on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smb1_evidence: Option<Vec<String>>,
+    /// Windows: whether Remote Desktop accepts connections.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rdp_enabled: Option<bool>,
+    /// Windows: whether Remote Desktop requires Network Level Authentication.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rdp_nla_required: Option<bool>,
+    /// Windows: what the Remote Desktop conclusion rests on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rdp_evidence: Option<Vec<String>>,
+    /// Windows: members of the local Administrators group (`DOMAIN\name`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_admins: Option<Vec<String>>,
+    /// Windows: how many members the local Administrators group has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_admin_count: Option<u32>,
+    /// Whether a TPM is present.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tpm_present: Option<bool>,
+    /// The TPM specification version (`2.0`, `1.2`); absent without a TPM.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tpm_version: Option<String>,
+    /// Whether a TPM 2.0 is present (what Windows 11 requires).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tpm2: Option<bool>,
 }
 
 fn is_boot(mount: &str) -> bool {
@@ -83,6 +131,19 @@ pub(super) fn derive(security: Option<&Security>, unknown: &mut Unknown) -> Secu
     let time = s.and_then(|s| known(&s.time_sync, "security.time_sync", unknown));
     let ssh = s.and_then(|s| known(&s.ssh, "security.ssh", unknown));
     let av = s.and_then(|s| known(&s.antivirus, "security.antivirus", unknown));
+    let win = s.and_then(|s| s.windows.as_ref());
+    let smb1 = win.and_then(|w| known(&w.smb1, "security.smb1", unknown));
+    let rdp = win.and_then(|w| known(&w.remote_desktop, "security.remote_desktop", unknown));
+    let admins = win.and_then(|w| {
+        known(
+            &w.local_administrators,
+            "security.local_administrators",
+            unknown,
+        )
+    });
+    let tpm = win.and_then(|w| known(&w.tpm, "security.tpm", unknown));
+    let on: Option<Vec<&AntivirusProduct>> =
+        win.map(|w| w.antivirus_products.iter().filter(|p| p.enabled).collect());
     let data_mounts = encryption.map(|e| {
         e.unencrypted_mounts
             .iter()
@@ -125,5 +186,25 @@ pub(super) fn derive(security: Option<&Security>, unknown: &mut Unknown) -> Secu
         ssh_password_authentication: ssh.map(|c| c.password_authentication),
         antivirus_present: av.map(|list| !list.is_empty()),
         antivirus: av.cloned(),
+        antivirus_enabled: on.as_ref().map(|on| !on.is_empty()),
+        antivirus_signature_age_days: on
+            .as_ref()
+            .and_then(|on| on.iter().filter_map(|p| p.signature_age_days).min()),
+        antivirus_up_to_date: on.as_ref().and_then(|on| {
+            let said: Vec<bool> = on.iter().filter_map(|p| p.up_to_date).collect();
+            (!said.is_empty()).then(|| said.contains(&true))
+        }),
+        smb1_server_enabled: smb1.map(|v| v.server),
+        smb1_client_enabled: smb1.map(|v| v.client),
+        smb1_enabled: smb1.map(|v| v.server || v.client),
+        smb1_evidence: smb1.map(|v| v.evidence.clone()),
+        rdp_enabled: rdp.map(|r| r.enabled),
+        rdp_nla_required: rdp.map(|r| r.nla_required),
+        rdp_evidence: rdp.map(|r| r.evidence.clone()),
+        local_admin_count: admins.map(|a| u32::try_from(a.members.len()).unwrap_or(u32::MAX)),
+        local_admins: admins.map(|a| a.members.clone()),
+        tpm_present: tpm.map(|t| t.present),
+        tpm_version: tpm.and_then(|t| t.version.clone()),
+        tpm2: tpm.map(|t| t.present && t.version.as_deref().is_some_and(|v| v.starts_with('2'))),
     }
 }

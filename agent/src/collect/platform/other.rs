@@ -21,3 +21,11 @@ pub fn collectors() -> Vec<Arc<dyn Collector>> {
 pub fn hostname(_root: &SysRoot) -> Result<String, ReadError> {
     Ok(String::new())
 }
+
+/// The agent's own usage is not read on this platform: the self-limits stay off.
+pub fn own_usage() -> std::io::Result<crate::limits::OwnUsage> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "not supported on this platform",
+    ))
+}

@@ -101,6 +101,7 @@ pub(crate) fn security(ctx: &Ctx<'_>, filesystems: &[Filesystem]) -> Security {
                 value: automatic_updates,
             },
             antivirus,
+            windows: None,
         };
     }
     let deb = p.os.packages == PackageFormat::Deb;
@@ -190,6 +191,7 @@ pub(crate) fn security(ctx: &Ctx<'_>, filesystems: &[Filesystem]) -> Security {
             },
         },
         antivirus,
+        windows: None,
     }
 }
 

@@ -61,6 +61,39 @@ pub fn hostname(root: &crate::root::SysRoot) -> Result<String, crate::root::Read
     }
 }
 
+/// The agent's own CPU time (`getrusage(RUSAGE_SELF)`: every thread, user and system)
+/// and resident memory (`VmRSS` of `/proc/self/status`), for the self-limits. Always the
+/// live process, whatever root the collectors read.
+#[allow(unsafe_code)]
+pub fn own_usage() -> io::Result<crate::limits::OwnUsage> {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: `usage` points to writable memory of the size getrusage writes; it is
+    // read only after the call reports success, when the kernel has filled it.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: getrusage succeeded, so the struct is initialised.
+    let usage = unsafe { usage.assume_init() };
+    let secs = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let rss_kib = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "/proc/self/status: no VmRSS"))?;
+    Ok(crate::limits::OwnUsage {
+        cpu_seconds: secs(usage.ru_utime) + secs(usage.ru_stime),
+        rss_bytes: rss_kib * 1024,
+    })
+}
+
 /// Caps glibc's malloc at one arena. By default glibc gives threads that allocate at the
 /// same time arenas of their own (up to 8 per core) and keeps their memory; for an agent
 /// whose threads mostly sleep that is several MB of resident memory for nothing

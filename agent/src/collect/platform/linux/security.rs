@@ -106,6 +106,7 @@ impl Collector for SecurityCollector {
                 packages.as_ref(),
                 processes.as_ref(),
             ),
+            windows: None,
         };
         Ok(Collected::partial(Section::Security(security), problems))
     }
@@ -315,6 +316,7 @@ mod tests {
                     ]),
                 }),
                 antivirus: known(strings(&["CrowdStrike Falcon"])),
+                windows: None,
             }
         );
     }
@@ -355,6 +357,7 @@ mod tests {
                     ]),
                 }),
                 antivirus: known(Vec::new()),
+                windows: None,
             }
         );
     }

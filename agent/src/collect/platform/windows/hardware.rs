@@ -6,7 +6,8 @@
 //! date, serial), `Win32_SystemEnclosure` (`ChassisTypes`, serial),
 //! `Win32_ComputerSystemProduct` (version) and `Win32_Tpm` in
 //! `ROOT\CIMV2\Security\MicrosoftTpm` (administrators only; without the rights the TPM
-//! is unknown and a `partial` problem says why).
+//! is unknown with the reason). The TPM is parsed here ([`tpm`]) but sent in the security
+//! section (`security.windows.tpm`, beside Secure Boot): the security collector reads it.
 //!
 //! Chassis codes map to classes as on Linux (SMBIOS DSP0134 §7.4.1, table in
 //! `platform/linux/hardware.rs`); a virtual machine is `virtual` whatever code its
@@ -113,26 +114,16 @@ const PLACEHOLDERS: &[&str] = &[
     "chassis serial number",
 ];
 
-/// A Trusted Platform Module as `Win32_Tpm` describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tpm {
-    /// Whether a TPM is present.
-    pub present: bool,
-    /// The TPM version (`2.0`, `1.2`), the first part of `SpecVersion`.
-    pub version: Option<String>,
-    /// Enabled and activated.
-    pub ready: Option<bool>,
-    /// The manufacturer id (`INTC`, `IFX`, `NTC`, `MSFT` for a virtual TPM).
-    pub manufacturer: Option<String>,
-}
+/// A Trusted Platform Module as `Win32_Tpm` describes it (`ready`: enabled and
+/// activated). Report v1 carries it in the security section (`security.windows.tpm`):
+/// the security collector reads it with [`TPM`] and [`tpm`].
+pub use estate_protocol::Tpm;
 
 /// What the hardware collector found beyond what Report v1 carries.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WindowsHardware {
     /// The protocol section.
     pub hardware: Hardware,
-    /// The TPM, or why it is unknown.
-    pub tpm: Known<Tpm>,
     /// Populated processor sockets (`NumberOfProcessors`).
     pub sockets: Option<u32>,
 }
@@ -176,16 +167,12 @@ impl Collector for HardwareCollector {
         let bios = optional(&BIOS);
         let enclosure = optional(&ENCLOSURE);
         let product = optional(&PRODUCT);
-        let tpm = self.source.wmi(&TPM);
-        let parsed = parse(&system, &bios, &enclosure, &product, tpm);
-        problems.push(format!(
-            "collected but not sent, Report v1 has no field for it: TPM {}",
-            describe_tpm(&parsed.tpm)
-        ));
-        Ok(Collected::partial(
-            Section::Hardware(parsed.hardware),
-            problems,
-        ))
+        let parsed = parse(&system, &bios, &enclosure, &product);
+        Ok(if problems.is_empty() {
+            Collected::complete(Section::Hardware(parsed.hardware))
+        } else {
+            Collected::partial(Section::Hardware(parsed.hardware), problems)
+        })
     }
 }
 
@@ -210,14 +197,23 @@ pub fn describe_tpm(tpm: &Known<Tpm>) -> String {
     }
 }
 
-/// Maps the WMI results to the hardware section. `tpm` is the `Win32_Tpm` query's
-/// outcome: no instance means no TPM; an error makes the TPM unknown.
+/// The TPM from the `Win32_Tpm` query's outcome: no instance means no TPM; an error
+/// (no administrator rights, no such namespace) makes it unknown with the reason.
+pub fn tpm(result: Result<Vec<CimObject>, SourceError>) -> Known<Tpm> {
+    match result {
+        Ok(list) => Known::Known {
+            value: parse_tpm(list.first()),
+        },
+        Err(err) => Known::unknown(err.to_string()),
+    }
+}
+
+/// Maps the WMI results to the hardware section.
 pub fn parse(
     system: &[CimObject],
     bios: &[CimObject],
     enclosure: &[CimObject],
     product: &[CimObject],
-    tpm: Result<Vec<CimObject>, SourceError>,
 ) -> WindowsHardware {
     let empty = CimObject::new();
     let sys = system.first().unwrap_or(&empty);
@@ -277,15 +273,8 @@ pub fn parse(
         bios_date,
         virtualization,
     };
-    let tpm = match tpm {
-        Ok(list) => Known::Known {
-            value: parse_tpm(list.first()),
-        },
-        Err(err) => Known::unknown(err.to_string()),
-    };
     WindowsHardware {
         hardware,
-        tpm,
         sockets: sockets(system),
     }
 }
@@ -423,8 +412,11 @@ mod tests {
             &q(&BIOS),
             &q(&ENCLOSURE),
             &q(&PRODUCT),
-            src.wmi(&TPM),
         )
+    }
+
+    fn tpm_of(machine: &str) -> Known<Tpm> {
+        tpm(RecordedSource::fixture(machine).wmi(&TPM))
     }
 
     #[test]
@@ -447,7 +439,7 @@ mod tests {
         // VBS is on: HypervisorPresent is true on this physical laptop.
         assert!(h.virtualization.evidence[1].contains("HypervisorPresent=true"));
         assert_eq!(
-            w.tpm,
+            tpm_of(recorded::WIN10_LAPTOP),
             Known::Known {
                 value: Tpm {
                     present: true,
@@ -475,7 +467,9 @@ mod tests {
         assert!(h.serial.value().unwrap().starts_with("VMware-56 4d"));
         assert_eq!(w.sockets, Some(2));
         // The agent ran without administrator rights: Win32_Tpm was denied.
-        assert!(matches!(&w.tpm, Known::Unknown { reason } if reason.contains("access denied")));
+        assert!(
+            matches!(&tpm_of(recorded::SERVER2019_VM), Known::Unknown { reason } if reason.contains("access denied"))
+        );
     }
 
     #[test]
@@ -492,27 +486,30 @@ mod tests {
             }
         );
         assert_eq!(h.bios_date, NaiveDate::from_ymd_opt(2019, 5, 24));
-        assert_eq!(describe_tpm(&w.tpm), "absent");
+        assert_eq!(describe_tpm(&tpm_of(recorded::SERVER2012R2)), "absent");
     }
 
     #[test]
     fn desktop_and_placeholders() {
         let w = parsed(recorded::WIN11_DESKTOP);
         assert_eq!(w.hardware.chassis, Chassis::Desktop);
-        assert_eq!(describe_tpm(&w.tpm), "2.0 (NTC, ready)");
+        assert_eq!(
+            describe_tpm(&tpm_of(recorded::WIN11_DESKTOP)),
+            "2.0 (NTC, ready)"
+        );
 
         let mut sys = CimObject::new();
         sys.insert("Manufacturer".into(), "To Be Filled By O.E.M.".into());
         sys.insert("PCSystemType".into(), 2.into());
         let mut bios = CimObject::new();
         bios.insert("SerialNumber".into(), "0000000000".into());
-        let w = parse(&[sys], &[bios], &[], &[], Ok(Vec::new()));
+        let w = parse(&[sys], &[bios], &[], &[]);
         assert_eq!(w.hardware.vendor, None);
         assert_eq!(w.hardware.virtualization.kind, VirtualizationKind::Unknown);
         assert!(matches!(w.hardware.serial, Known::Unknown { .. }));
         // No chassis code: PCSystemType 2 (mobile) gives a laptop.
         assert_eq!(w.hardware.chassis, Chassis::Laptop);
-        assert_eq!(describe_tpm(&w.tpm), "absent");
+        assert_eq!(describe_tpm(&tpm_of(recorded::SERVER2012R2)), "absent");
     }
 
     #[test]

@@ -56,6 +56,8 @@ pub fn source_collectors(source: Arc<dyn Source>) -> Vec<Arc<dyn Collector>> {
 
 #[cfg(windows)]
 pub use super::unsupported::{counters, rapl, release_free_memory, statvfs, tune_allocator};
+#[cfg(windows)]
+pub use system::own_usage;
 
 /// The Windows collectors, reading the live system.
 #[cfg(windows)]

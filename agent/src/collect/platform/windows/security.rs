@@ -2,11 +2,14 @@
 //! (Security Center, Defender) with signature age, Secure Boot, time sync, automatic
 //! updates, SMBv1, Remote Desktop with or without NLA, and the local Administrators group.
 //!
-//! Each item is read and interpreted in its own module; this one gathers them, maps what
-//! Report v1 has fields for (firewall, disk encryption, Secure Boot, time sync, SSH,
-//! automatic updates, antivirus) and names the rest in a `partial` problem until the
-//! protocol carries them. An item that cannot be read (BitLocker and the TPM need
-//! administrator rights; servers have no Security Center) is unknown with the reason.
+//! Each item is read and interpreted in its own module; this one gathers them and maps
+//! them to Report v1: the common items (firewall, disk encryption, Secure Boot, time
+//! sync, SSH, automatic updates, antivirus names) and `security.windows` (SMBv1, Remote
+//! Desktop and NLA, the local Administrators, each antivirus product's state and
+//! signature age, and the TPM, read with the hardware module's [`hardware::TPM`]). The
+//! per-volume BitLocker detail, which Report v1 has no field for, is named in a `partial`
+//! problem. An item that cannot be read (BitLocker and the TPM need administrator
+//! rights; servers have no Security Center) is unknown with the reason.
 
 pub mod admins;
 pub mod antivirus;
@@ -19,9 +22,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use estate_protocol::{Known, Security};
+use estate_protocol::{
+    AntivirusProduct as AntivirusState, Known, LocalAdministrators, RemoteDesktop, Security, Smb1,
+    Tpm,
+};
 
 use super::cim::CimObject;
+use super::hardware;
 use super::registry::{RegRead, Registry};
 use super::source::{Source, SourceError};
 use crate::collect::{CollectError, Collected, Collector, Context, Section};
@@ -51,6 +58,8 @@ pub struct Inputs {
     pub defender: Result<Vec<CimObject>, SourceError>,
     /// The local Administrators group.
     pub administrators: Result<Vec<admins::GroupMember>, SourceError>,
+    /// `Win32_Tpm`.
+    pub tpm: Result<Vec<CimObject>, SourceError>,
     /// Running image names.
     pub processes: Vec<String>,
     /// The time of collection.
@@ -74,6 +83,8 @@ pub struct WindowsSecurity {
     pub rdp: Known<remote::Rdp>,
     /// The local Administrators group.
     pub administrators: Known<admins::Administrators>,
+    /// The TPM.
+    pub tpm: Known<Tpm>,
 }
 
 /// Collects the [`Security`] section from a [`Source`].
@@ -117,53 +128,29 @@ impl Collector for SecurityCollector {
             security_center: self.source.wmi(&antivirus::SECURITY_CENTER),
             defender: self.source.wmi(&antivirus::DEFENDER),
             administrators: self.source.group_members(admins::ADMINISTRATORS_SID),
+            tpm: self.source.wmi(&hardware::TPM),
             processes,
             now: self.source.now(),
         };
         let parsed = parse(inputs, &ctx.config.antivirus);
-        problems.push(format!(
-            "collected but not sent, Report v1 has no field for them: {}",
-            unsent(&parsed).join("; ")
-        ));
-        Ok(Collected::partial(
-            Section::Security(parsed.security),
-            problems,
-        ))
+        let unsent = unsent(&parsed);
+        if !unsent.is_empty() {
+            problems.push(format!(
+                "collected but not sent, Report v1 has no field for it: {}",
+                unsent.join("; ")
+            ));
+        }
+        Ok(if problems.is_empty() {
+            Collected::complete(Section::Security(parsed.security))
+        } else {
+            Collected::partial(Section::Security(parsed.security), problems)
+        })
     }
 }
 
-/// The items Report v1 cannot carry, in words.
+/// The items Report v1 cannot carry (the per-volume BitLocker detail), in words.
 pub fn unsent(s: &WindowsSecurity) -> Vec<String> {
     let mut out = Vec::new();
-    out.push(format!(
-        "SMBv1 server {}, client {}",
-        on_off(s.smb1.server),
-        on_off(s.smb1.client)
-    ));
-    out.push(match &s.rdp {
-        Known::Known { value } if value.enabled => format!(
-            "Remote Desktop on, {}",
-            if value.nla_required {
-                "NLA required"
-            } else {
-                "NLA not required"
-            }
-        ),
-        Known::Known { .. } => "Remote Desktop off".to_owned(),
-        Known::Unknown { reason } => format!("Remote Desktop unknown ({reason})"),
-    });
-    out.push(match &s.administrators {
-        Known::Known { value } => format!(
-            "{} local administrator{} ({})",
-            value.members.len(),
-            if value.members.len() == 1 { "" } else { "s" },
-            value.members.join(", ")
-        ),
-        Known::Unknown { reason } => format!("local administrators unknown ({reason})"),
-    });
-    for p in &s.antivirus {
-        out.push(antivirus::describe(p));
-    }
     if let Known::Known { value } = &s.bitlocker {
         for v in value {
             out.push(format!(
@@ -180,10 +167,6 @@ pub fn unsent(s: &WindowsSecurity) -> Vec<String> {
         }
     }
     out
-}
-
-fn on_off(b: bool) -> &'static str {
-    if b { "on" } else { "off" }
 }
 
 /// Maps the inputs to the security section and the items beyond it.
@@ -234,6 +217,19 @@ pub fn parse(inputs: Inputs, configured: &[AntivirusProduct]) -> WindowsSecurity
             names.dedup();
             Known::Known { value: names }
         };
+    let smb1 = remote::smb1(reg);
+    let rdp = match remote::rdp(reg) {
+        Some(r) => Known::Known { value: r },
+        None => Known::unknown(format!("{}: not found", remote::TERMINAL_SERVER)),
+    };
+    let administrators = match &inputs.administrators {
+        Ok(members) => Known::Known {
+            value: admins::administrators(members),
+        },
+        Err(err) => Known::unknown(err.to_string()),
+    };
+    let tpm = hardware::tpm(inputs.tpm);
+    let windows = windows_items(&smb1, &rdp, &administrators, &products, &tpm);
     let security = Security {
         firewall,
         disk_encryption,
@@ -242,23 +238,68 @@ pub fn parse(inputs: Inputs, configured: &[AntivirusProduct]) -> WindowsSecurity
         ssh: Known::unknown(settings::ssh_reason(reg)),
         automatic_updates: settings::automatic_updates(reg),
         antivirus: antivirus_list,
+        windows: Some(windows),
     };
     WindowsSecurity {
         security,
         firewall_profiles,
         bitlocker: volumes,
         antivirus: products,
-        smb1: remote::smb1(reg),
-        rdp: match remote::rdp(reg) {
-            Some(r) => Known::Known { value: r },
-            None => Known::unknown(format!("{}: not found", remote::TERMINAL_SERVER)),
-        },
-        administrators: match &inputs.administrators {
-            Ok(members) => Known::Known {
-                value: admins::administrators(members),
+        smb1,
+        rdp,
+        administrators,
+        tpm,
+    }
+}
+
+/// The `security.windows` part of the report.
+fn windows_items(
+    smb1: &remote::Smb1,
+    rdp: &Known<remote::Rdp>,
+    administrators: &Known<admins::Administrators>,
+    products: &[antivirus::Product],
+    tpm: &Known<Tpm>,
+) -> estate_protocol::WindowsSecurity {
+    estate_protocol::WindowsSecurity {
+        smb1: Known::Known {
+            value: Smb1 {
+                server: smb1.server,
+                client: smb1.client,
+                evidence: smb1.evidence.clone(),
             },
-            Err(err) => Known::unknown(err.to_string()),
         },
+        remote_desktop: match rdp {
+            Known::Known { value } => Known::Known {
+                value: RemoteDesktop {
+                    enabled: value.enabled,
+                    nla_required: value.nla_required,
+                    port: value.port,
+                    evidence: value.evidence.clone(),
+                },
+            },
+            Known::Unknown { reason } => Known::unknown(reason.clone()),
+        },
+        local_administrators: match administrators {
+            Known::Known { value } => Known::Known {
+                value: LocalAdministrators {
+                    members: value.members.clone(),
+                    builtin_administrator: value.builtin_administrator,
+                },
+            },
+            Known::Unknown { reason } => Known::unknown(reason.clone()),
+        },
+        antivirus_products: products
+            .iter()
+            .map(|p| AntivirusState {
+                name: p.name.clone(),
+                enabled: p.enabled,
+                up_to_date: p.up_to_date,
+                // A negative age is a clock set wrong: unknown rather than "fresh".
+                signature_age_days: p.signature_age_days.and_then(|d| u32::try_from(d).ok()),
+                source: p.source.to_owned(),
+            })
+            .collect(),
+        tpm: tpm.clone(),
     }
 }
 
@@ -281,6 +322,7 @@ mod tests {
             security_center: src.wmi(&antivirus::SECURITY_CENTER),
             defender: src.wmi(&antivirus::DEFENDER),
             administrators: src.group_members(admins::ADMINISTRATORS_SID),
+            tpm: src.wmi(&hardware::TPM),
             processes: src.processes().unwrap().into_values().collect(),
             now: src.now(),
         };
@@ -331,10 +373,45 @@ mod tests {
             sec.ssh,
             Known::unknown("no OpenSSH server installed (no sshd service)")
         );
-        let words = unsent(&s);
-        assert_eq!(words[0], "SMBv1 server on, client on");
-        assert_eq!(words[1], "Remote Desktop on, NLA not required");
-        assert!(words.contains(&"BitLocker C:\\ protection off, fully decrypted, none".to_owned()));
+        assert_eq!(
+            unsent(&s),
+            vec!["BitLocker C:\\ protection off, fully decrypted, none".to_owned()]
+        );
+        // What Report v1 carries in `security.windows`.
+        let w = sec.windows.as_ref().unwrap();
+        let smb1 = w.smb1.value().unwrap();
+        assert!(smb1.server && smb1.client);
+        let rd = w.remote_desktop.value().unwrap();
+        assert!(rd.enabled && !rd.nla_required);
+        assert_eq!(
+            w.local_administrators.value().unwrap().members,
+            vec![
+                "EXAMPLE\\Domain Admins".to_owned(),
+                "LAPTOP-7XK2QF2\\Administrator".to_owned(),
+                "LAPTOP-7XK2QF2\\jsmith".to_owned(),
+            ]
+        );
+        assert_eq!(
+            w.antivirus_products,
+            vec![AntivirusState {
+                name: "Windows Defender".to_owned(),
+                enabled: true,
+                up_to_date: Some(true),
+                signature_age_days: Some(1),
+                source: "Security Center".to_owned(),
+            }]
+        );
+        assert_eq!(
+            w.tpm,
+            Known::Known {
+                value: Tpm {
+                    present: true,
+                    version: Some("2.0".to_owned()),
+                    manufacturer: Some("INTC".to_owned()),
+                    ready: Some(true),
+                }
+            }
+        );
     }
 
     #[test]
@@ -395,6 +472,12 @@ mod tests {
         let rdp = s.rdp.value().unwrap();
         assert!(rdp.enabled && rdp.nla_required);
         assert!(!s.smb1.server);
+        // Not an administrator: the TPM is unknown, with the reason.
+        let tpm = &sec.windows.as_ref().unwrap().tpm;
+        assert!(
+            matches!(tpm, Known::Unknown { reason } if reason.contains("access denied")),
+            "{tpm:?}"
+        );
         assert_eq!(
             sec.ssh,
             Known::unknown(
@@ -439,5 +522,19 @@ mod tests {
         let au = sec.automatic_updates.value().unwrap();
         assert!(!au.enabled, "{:?}", au.evidence);
         assert_eq!(s.administrators.value().unwrap().members.len(), 5);
+        let w = sec.windows.as_ref().unwrap();
+        assert_eq!(
+            w.tpm,
+            Known::Known {
+                value: Tpm {
+                    present: false,
+                    version: None,
+                    manufacturer: None,
+                    ready: None,
+                }
+            }
+        );
+        assert!(w.smb1.value().unwrap().server);
+        assert!(!w.remote_desktop.value().unwrap().nla_required);
     }
 }

@@ -280,3 +280,23 @@ impl Collector for NetworkCollector {
         ))
     }
 }
+
+/// The agent's own CPU time and resident memory (working set), from sysinfo, for the
+/// self-limits.
+pub fn own_usage() -> std::io::Result<crate::limits::OwnUsage> {
+    use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System};
+    let pid = sysinfo::get_current_pid().map_err(std::io::Error::other)?;
+    let mut system = System::new().map_err(std::io::Error::other)?;
+    system.refresh_processes_specifics(
+        ProcessesToUpdate::Some(&[pid]),
+        false,
+        ProcessRefreshKind::nothing().with_cpu().with_memory(),
+    );
+    let process = system
+        .process(pid)
+        .ok_or_else(|| std::io::Error::other("sysinfo does not see the agent's own process"))?;
+    Ok(crate::limits::OwnUsage {
+        cpu_seconds: process.accumulated_cpu_time() as f64 / 1000.0,
+        rss_bytes: process.memory(),
+    })
+}
