@@ -12,6 +12,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 pub mod located;
+pub mod reference;
 
 use located::Issues;
 pub use located::{ConfigError, ConfigIssue};
@@ -25,13 +26,34 @@ pub const DEFAULT_FULL_INVENTORY_INTERVAL_SECS: u64 = 86_400;
 /// Default time budget of one collector, milliseconds.
 pub const DEFAULT_COLLECTOR_BUDGET_MS: u64 = 5_000;
 /// Default state directory (host id, agent token, spool).
+#[cfg(not(windows))]
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/estate-agent";
+/// Default state directory (host id, agent token, spool): under `%ProgramData%\Estate`
+/// at its usual place (the Windows service's layout, `estate-agent service`; the
+/// installer writes it into agent.toml from the real `%ProgramData%`).
+#[cfg(windows)]
+pub const DEFAULT_STATE_DIR: &str = r"C:\ProgramData\Estate\state";
 /// Default spool size limit (64 MiB).
 pub const DEFAULT_SPOOL_MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// Default probe timeout, milliseconds.
 pub const DEFAULT_PROBE_TIMEOUT_MS: u64 = 5_000;
 /// Default log format of the daemon.
 pub const DEFAULT_LOG_FORMAT: LogFormat = LogFormat::Text;
+/// Default CPU budget of the daemon: percent of one core, averaged over
+/// [`DEFAULT_CPU_WINDOW_SECS`].
+pub const DEFAULT_MAX_CPU_PERCENT: f64 = 5.0;
+/// Default window the CPU budget is averaged over (ten minutes).
+pub const DEFAULT_CPU_WINDOW_SECS: u64 = 600;
+/// Shortest CPU window accepted, seconds.
+pub const MIN_CPU_WINDOW_SECS: u64 = 10;
+/// Default longest stretch of the report interval while over the CPU budget (4x).
+pub const DEFAULT_MAX_INTERVAL_MULTIPLIER: u32 = 4;
+/// Largest stretch accepted.
+pub const MAX_INTERVAL_MULTIPLIER: u32 = 64;
+/// Default resident memory limit of the daemon (64 MiB).
+pub const DEFAULT_MAX_RSS_BYTES: u64 = 64 * 1024 * 1024;
+/// Smallest resident memory limit accepted (16 MiB; the daemon idles near 10 MB).
+pub const MIN_MAX_RSS_BYTES: u64 = 16 * 1024 * 1024;
 
 /// How the daemon writes its log (to standard error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +173,8 @@ pub struct AgentConfig {
     pub probes: Vec<ProbeConfig>,
     /// How the daemon logs.
     pub log_format: LogFormat,
+    /// The daemon's own CPU and memory limits.
+    pub limits: LimitsConfig,
 }
 
 impl Default for AgentConfig {
@@ -168,6 +192,36 @@ impl Default for AgentConfig {
             antivirus: default_antivirus(),
             probes: Vec::new(),
             log_format: DEFAULT_LOG_FORMAT,
+            limits: LimitsConfig::default(),
+        }
+    }
+}
+
+/// `[limits]`: what the daemon allows itself (the per-collector time budget is
+/// `agent.collector_budget_ms`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LimitsConfig {
+    /// Whether the CPU budget and memory limit are enforced.
+    pub enabled: bool,
+    /// CPU budget, a ratio of one core (0.05 is 5 %).
+    pub max_cpu_ratio: f64,
+    /// Window the CPU use is averaged over.
+    pub cpu_window: Duration,
+    /// Longest the report interval is stretched to, as a multiple of
+    /// `agent.report_interval_secs`.
+    pub max_interval_multiplier: u32,
+    /// Resident memory limit, bytes: past it the daemon flushes and exits non-zero.
+    pub max_rss_bytes: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            enabled: true,
+            max_cpu_ratio: DEFAULT_MAX_CPU_PERCENT / 100.0,
+            cpu_window: Duration::from_secs(DEFAULT_CPU_WINDOW_SECS),
+            max_interval_multiplier: DEFAULT_MAX_INTERVAL_MULTIPLIER,
+            max_rss_bytes: DEFAULT_MAX_RSS_BYTES,
         }
     }
 }
@@ -301,6 +355,18 @@ struct RawConfig {
     security: RawSecurity,
     #[serde(default)]
     probes: Vec<RawProbe>,
+    #[serde(default)]
+    limits: RawLimits,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    enabled: Option<bool>,
+    max_cpu_percent: Option<Spanned<f64>>,
+    cpu_window_secs: Option<Spanned<u64>>,
+    max_interval_multiplier: Option<Spanned<u32>>,
+    max_rss_bytes: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -489,6 +555,7 @@ fn validate(raw: RawConfig, issues: &mut Issues<'_>) -> AgentConfig {
     }
 
     config.labels = raw.labels;
+    config.limits = validate_limits(raw.limits, issues);
 
     config.spool.dir = raw.spool.dir;
     if let Some(max) = raw.spool.max_bytes {
@@ -617,9 +684,97 @@ fn validate(raw: RawConfig, issues: &mut Issues<'_>) -> AgentConfig {
     config
 }
 
+fn validate_limits(raw: RawLimits, issues: &mut Issues<'_>) -> LimitsConfig {
+    let mut limits = LimitsConfig::default();
+    if let Some(enabled) = raw.enabled {
+        limits.enabled = enabled;
+    }
+    if let Some(v) = raw.max_cpu_percent {
+        let percent = *v.get_ref();
+        // Over 100 % is allowed (more than one core) but not absurd.
+        if !(percent.is_finite() && percent > 0.0 && percent <= 1000.0) {
+            issues.at(
+                v.span(),
+                "limits.max_cpu_percent",
+                format!("{percent} is not a percentage of one core in (0, 1000]"),
+            );
+        } else {
+            limits.max_cpu_ratio = percent / 100.0;
+        }
+    }
+    if let Some(v) = raw.cpu_window_secs {
+        if *v.get_ref() < MIN_CPU_WINDOW_SECS {
+            issues.at(
+                v.span(),
+                "limits.cpu_window_secs",
+                format!("must be at least {MIN_CPU_WINDOW_SECS}"),
+            );
+        } else {
+            limits.cpu_window = Duration::from_secs(v.into_inner());
+        }
+    }
+    if let Some(v) = raw.max_interval_multiplier {
+        if !(1..=MAX_INTERVAL_MULTIPLIER).contains(v.get_ref()) {
+            issues.at(
+                v.span(),
+                "limits.max_interval_multiplier",
+                format!("must be between 1 (never stretch) and {MAX_INTERVAL_MULTIPLIER}"),
+            );
+        } else {
+            limits.max_interval_multiplier = v.into_inner();
+        }
+    }
+    if let Some(v) = raw.max_rss_bytes {
+        if *v.get_ref() < MIN_MAX_RSS_BYTES {
+            issues.at(
+                v.span(),
+                "limits.max_rss_bytes",
+                format!("must be at least {MIN_MAX_RSS_BYTES} (16 MiB)"),
+            );
+        } else {
+            limits.max_rss_bytes = v.into_inner();
+        }
+    }
+    limits
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limits_are_on_by_default_and_every_bad_key_is_located() {
+        let limits = AgentConfig::parse("", "x").unwrap().limits;
+        assert!(limits.enabled);
+        assert_eq!(limits.max_cpu_ratio, 0.05);
+        assert_eq!(limits.cpu_window, Duration::from_secs(600));
+        assert_eq!(limits.max_rss_bytes, 64 * 1024 * 1024);
+        let text = "[limits]\nenabled = false\nmax_cpu_percent = 2.5\ncpu_window_secs = 60\nmax_interval_multiplier = 8\nmax_rss_bytes = 33554432\n";
+        let limits = AgentConfig::parse(text, "x").unwrap().limits;
+        assert_eq!(
+            limits,
+            LimitsConfig {
+                enabled: false,
+                max_cpu_ratio: 0.025,
+                cpu_window: Duration::from_secs(60),
+                max_interval_multiplier: 8,
+                max_rss_bytes: 32 * 1024 * 1024,
+            }
+        );
+        let bad = "[limits]\nmax_cpu_percent = 0.0\ncpu_window_secs = 5\nmax_interval_multiplier = 0\nmax_rss_bytes = 1024\nmax_rss = 1\n";
+        assert_eq!(
+            errors(bad),
+            "agent.toml:6:1: unknown field `max_rss`, expected one of `enabled`, `max_cpu_percent`, `cpu_window_secs`, `max_interval_multiplier`, `max_rss_bytes`"
+        );
+        let bad = "[limits]\nmax_cpu_percent = 0.0\ncpu_window_secs = 5\nmax_interval_multiplier = 0\nmax_rss_bytes = 1024\n";
+        assert_eq!(
+            errors(bad),
+            "agent.toml:2:19: `limits.max_cpu_percent`: 0 is not a percentage of one core in (0, 1000]\n\
+             agent.toml:3:19: `limits.cpu_window_secs`: must be at least 10\n\
+             agent.toml:4:27: `limits.max_interval_multiplier`: must be between 1 (never stretch) and 64\n\
+             agent.toml:5:17: `limits.max_rss_bytes`: must be at least 16777216 (16 MiB)"
+        );
+    }
 
     fn errors(text: &str) -> String {
         AgentConfig::parse(text, "agent.toml")

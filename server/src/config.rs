@@ -22,6 +22,8 @@ use crate::checks::Band;
 pub use estate_agent::config::located::{ConfigError, ConfigIssue};
 use serde::de::DeserializeOwned;
 
+pub mod reference;
+
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8470";
 /// Default largest request body, compressed or not (8 MiB).

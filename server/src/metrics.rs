@@ -10,6 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use prometheus::core::Collector;
+use prometheus::proto::MetricType;
 use prometheus::{
     CounterVec, Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter,
     IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
@@ -241,34 +243,10 @@ impl Metrics {
             "estate_store_write_transactions_total",
             "Write transactions committed by the store (many reports share one).",
         )?;
-        registry.register(Box::new(hosts.clone()))?;
-        registry.register(Box::new(ingest_reports.clone()))?;
-        registry.register(Box::new(ingest_duration.clone()))?;
-        registry.register(Box::new(write_transactions.clone()))?;
-        registry.register(Box::new(hosts_by_os.clone()))?;
-        registry.register(Box::new(hosts_by_kind.clone()))?;
-        registry.register(Box::new(host_info.clone()))?;
-        registry.register(Box::new(host_last_report.clone()))?;
-        registry.register(Box::new(store_duration.clone()))?;
-        registry.register(Box::new(check_hosts.clone()))?;
-        registry.register(Box::new(hosts_by_band.clone()))?;
-        registry.register(Box::new(estate_score.clone()))?;
-        registry.register(Box::new(waivers.clone()))?;
-        registry.register(Box::new(host_score.clone()))?;
-        registry.register(Box::new(host_band.clone()))?;
-        registry.register(Box::new(assessments.clone()))?;
         let assessment_queue = IntGauge::new(
             "estate_assessment_queue_hosts",
             "Hosts waiting to be assessed by this process (each at most once): the backlog after a config reload or a mass enrolment.",
         )?;
-        registry.register(Box::new(assessment_queue.clone()))?;
-        registry.register(Box::new(carbon_energy.clone()))?;
-        registry.register(Box::new(carbon_emissions.clone()))?;
-        registry.register(Box::new(carbon_saved.clone()))?;
-        registry.register(Box::new(carbon_hosts.clone()))?;
-        registry.register(Box::new(carbon_unplaced.clone()))?;
-        registry.register(Box::new(host_power.clone()))?;
-        registry.register(Box::new(host_energy.clone()))?;
         let tls_certificate_expiry = GaugeVec::new(
             Opts::new(
                 "estate_tls_certificate_expiry_timestamp_seconds",
@@ -276,21 +254,16 @@ impl Metrics {
             ),
             &[],
         )?;
-        registry.register(Box::new(tls_certificate_expiry.clone()))?;
         for outcome in ["stored", "failed"] {
             assessments.with_label_values(&[outcome]);
         }
-        #[cfg(target_os = "linux")]
-        registry.register(Box::new(
-            prometheus::process_collector::ProcessCollector::for_self(),
-        ))?;
         for state in ["reporting", "stale"] {
             hosts.with_label_values(&[state]).set(0);
         }
         for outcome in ["stored", "duplicate"] {
             ingest_reports.with_label_values(&[outcome]);
         }
-        Ok(Metrics {
+        let metrics = Metrics {
             registry,
             hosts,
             hosts_by_os,
@@ -318,7 +291,77 @@ impl Metrics {
             host_energy,
             tls_certificate_expiry,
             view_refreshed: Arc::new(tokio::sync::Mutex::new(None)),
-        })
+        };
+        for collector in metrics.collectors() {
+            metrics.registry.register(collector)?;
+        }
+        Ok(metrics)
+    }
+
+    /// Every collector of the registry: each metric is registered through this list
+    /// (and only it), so that [`Metrics::reference`] names every metric exported.
+    fn collectors(&self) -> Vec<Box<dyn Collector>> {
+        let mut all: Vec<Box<dyn Collector>> = vec![
+            Box::new(self.hosts.clone()),
+            Box::new(self.ingest_reports.clone()),
+            Box::new(self.ingest_duration.clone()),
+            Box::new(self.write_transactions.clone()),
+            Box::new(self.hosts_by_os.clone()),
+            Box::new(self.hosts_by_kind.clone()),
+            Box::new(self.host_info.clone()),
+            Box::new(self.host_last_report.clone()),
+            Box::new(self.store_duration.clone()),
+            Box::new(self.check_hosts.clone()),
+            Box::new(self.hosts_by_band.clone()),
+            Box::new(self.estate_score.clone()),
+            Box::new(self.waivers.clone()),
+            Box::new(self.host_score.clone()),
+            Box::new(self.host_band.clone()),
+            Box::new(self.assessments.clone()),
+            Box::new(self.assessment_queue.clone()),
+            Box::new(self.carbon_energy.clone()),
+            Box::new(self.carbon_emissions.clone()),
+            Box::new(self.carbon_saved.clone()),
+            Box::new(self.carbon_hosts.clone()),
+            Box::new(self.carbon_unplaced.clone()),
+            Box::new(self.host_power.clone()),
+            Box::new(self.host_energy.clone()),
+            Box::new(self.tls_certificate_expiry.clone()),
+        ];
+        #[cfg(target_os = "linux")]
+        all.push(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ));
+        all
+    }
+
+    /// Every metric this collector can export, with its type and label names, in
+    /// registration order: what `docs/metrics.md` lists (a test holds it to this).
+    pub fn reference(&self) -> Vec<MetricDoc> {
+        let mut out = Vec::new();
+        for collector in self.collectors() {
+            let families = collector.collect();
+            for desc in collector.desc() {
+                let kind = families.iter().find(|f| f.name() == desc.fq_name).map_or(
+                    "untyped",
+                    |f| match f.get_field_type() {
+                        MetricType::COUNTER => "counter",
+                        MetricType::GAUGE => "gauge",
+                        MetricType::HISTOGRAM => "histogram",
+                        MetricType::SUMMARY => "summary",
+                        MetricType::UNTYPED => "untyped",
+                    },
+                );
+                out.push(MetricDoc {
+                    name: desc.fq_name.clone(),
+                    kind,
+                    labels: desc.variable_labels.clone(),
+                    unit: unit_of(&desc.fq_name),
+                    help: desc.help.clone(),
+                });
+            }
+        }
+        out
     }
 
     /// Counts one ingest request by its outcome (`stored`, `duplicate` or an error code)
@@ -550,7 +593,6 @@ impl Metrics {
             }
             present.insert(host);
         }
-        use prometheus::core::Collector;
         let gone: Vec<String> = self
             .host_energy
             .collect()
@@ -592,6 +634,42 @@ impl Metrics {
         TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
         Ok(String::from_utf8_lossy(&out).into_owned())
     }
+}
+
+/// One exported metric, as the reference lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricDoc {
+    /// Full name (`estate_hosts`).
+    pub name: String,
+    /// `counter`, `gauge` or `histogram`.
+    pub kind: &'static str,
+    /// Label names (no values).
+    pub labels: Vec<String>,
+    /// Unit, from the name's suffix ([`unit_of`]).
+    pub unit: &'static str,
+    /// The metric's help text.
+    pub help: String,
+}
+
+/// The unit a metric's name says, by the naming conventions (`_seconds`, `_bytes`,
+/// `_watts`, `_joules`, `_grams`, `_ratio`, `_info`); `count` for the rest.
+pub fn unit_of(name: &str) -> &'static str {
+    let base = name.strip_suffix("_total").unwrap_or(name);
+    [
+        ("_timestamp_seconds", "Unix time, seconds"),
+        ("_time_seconds", "Unix time, seconds"),
+        ("_seconds", "seconds"),
+        ("_bytes", "bytes"),
+        ("_watts", "watts"),
+        ("_joules", "joules"),
+        ("_joules_per_year", "joules per year"),
+        ("_grams_per_year", "grams CO2e per year"),
+        ("_ratio", "ratio 0–1"),
+        ("_info", "1 (info)"),
+    ]
+    .into_iter()
+    .find(|(suffix, _)| base.ends_with(suffix))
+    .map_or("count", |(_, unit)| unit)
 }
 
 /// The `readiness` label value of a readiness.

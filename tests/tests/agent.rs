@@ -308,16 +308,21 @@ fn check_config_reports_file_line_and_key() {
 }
 
 #[test]
-fn the_example_config_is_valid() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../config/agent.toml");
-    let out = Command::new(workspace_bin("estate-agent"))
-        .arg("check-config")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+fn the_example_configs_are_valid() {
+    // The example, and the one the Debian package installs (dist/deb).
+    for file in ["config/agent.toml", "config/deb/agent.toml"] {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(file);
+        let out = Command::new(workspace_bin("estate-agent"))
+            .arg("check-config")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

@@ -281,7 +281,11 @@ pub(super) fn patching(
 pub(super) fn uptime(os: Option<&Os>, ctx: &Ctx) -> UptimeFacts {
     // The boot time is part of the inventory hash, so the stored inventory's is current
     // (a reboot sends a new inventory); uptime is counted from it to `now`.
-    let boot = os.map(|o| o.boot_time);
+    // A boot time at the Unix epoch is "not known" (hosts imported from an export that
+    // gives no power-on time: `crate::import::build`).
+    let boot = os
+        .map(|o| o.boot_time)
+        .filter(|b| *b > DateTime::UNIX_EPOCH);
     UptimeFacts {
         boot_time: boot,
         uptime_seconds: boot.map(|b| ctx.seconds_since(b)),

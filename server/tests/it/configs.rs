@@ -25,6 +25,23 @@ fn the_example_config_is_valid_and_says_the_defaults() {
 }
 
 #[test]
+fn the_container_config_is_valid() {
+    // dist/docker/server.Dockerfile installs it; the Debian package installs
+    // config/server.toml (above).
+    let path = manifest_dir().join("../config/docker/server.toml");
+    let config = ServerConfig::load(&path).unwrap();
+    assert_eq!(config.listen.to_string(), "0.0.0.0:8470");
+    assert_eq!(
+        config.storage.backend,
+        Backend::Sqlite("/var/lib/estate-server/estate.db".into())
+    );
+    assert_eq!(
+        config.auth.enrolment_token_file.as_deref(),
+        Some(std::path::Path::new("/run/secrets/estate-enrolment-token"))
+    );
+}
+
+#[test]
 fn valid_fixtures_load() {
     let dir = manifest_dir().join("tests/configs/valid");
     let minimal = ServerConfig::load(&dir.join("minimal.toml")).unwrap();
