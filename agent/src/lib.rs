@@ -9,6 +9,7 @@ pub mod collect;
 pub mod config;
 pub mod daemon;
 pub mod host_id;
+pub mod limits;
 pub mod power;
 pub mod probes;
 pub mod report;

@@ -5,15 +5,19 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use estate_agent::collect::Context;
 use estate_agent::config::{AgentConfig, LogFormat};
 use estate_agent::daemon::{self, DaemonOptions};
 use estate_agent::report::{self, OneShot};
 use estate_agent::root::SysRoot;
 
+mod service;
+
 /// Default config file.
 const DEFAULT_CONFIG: &str = "/etc/estate/agent.toml";
+/// Exit status of `run` when the agent stopped itself over `limits.max_rss_bytes`.
+const MEMORY_LIMIT_EXIT: u8 = 3;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -22,8 +26,31 @@ const DEFAULT_CONFIG: &str = "/etc/estate/agent.toml";
     about = "Inventories this host, samples its utilisation and power, and reports to an Estate collector."
 )]
 struct Cli {
+    /// Log format on standard error (json: one object per line); for `run` it overrides
+    /// agent.log_format. The level comes from ESTATE_LOG.
+    #[arg(long, value_name = "FORMAT", global = true)]
+    log_format: Option<LogFormatArg>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    // One human-readable line per event (no doc comment: clap would print the values
+    // as a long list in --help).
+    Text,
+    // One JSON object per line, for log shippers.
+    Json,
+}
+
+impl From<LogFormatArg> for LogFormat {
+    fn from(arg: LogFormatArg) -> LogFormat {
+        match arg {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -59,6 +86,22 @@ enum Command {
     },
     /// Simulate a fleet of hosts reporting to a collector (demos and load tests; docs/simulator.md).
     Simulate(SimulateArgs),
+    /// Print a complete commented agent.toml with every key at its default.
+    GenConfig,
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Install, uninstall, start or stop the agent as a Windows service (Windows only).
+    #[command(subcommand)]
+    Service(service::ServiceCommand),
+    /// Write the man pages (estate-agent.1 and one per subcommand) into DIR.
+    Man {
+        /// The directory (created when missing).
+        #[arg(long, value_name = "DIR")]
+        out_dir: PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -111,6 +154,11 @@ struct SimulateArgs {
     /// Print host INDEX's first report as JSON and exit (nothing is sent).
     #[arg(long, value_name = "INDEX")]
     print: Option<u64>,
+    /// Append `HOST_ID REPORT_ID stored|duplicate` to FILE for each acknowledged report,
+    /// as it arrives (the fault tests check it against the store); default: the file
+    /// named by ESTATE_SIMULATE_ACKED_LOG, if set.
+    #[arg(long, value_name = "FILE")]
+    acked_log: Option<PathBuf>,
 }
 
 /// Logs to standard error, filtered by `ESTATE_LOG` (default `default_level`).
@@ -130,12 +178,14 @@ fn main() -> ExitCode {
     // Before any thread exists (see its doc for the measured effect).
     estate_agent::collect::platform::tune_allocator();
     let cli = Cli::parse();
-    // The daemon logs as its config says, once the config is read; the simulator logs
-    // its progress.
+    // The daemon logs as its config (or --log-format) says, once the config is read; the
+    // simulator logs its progress.
+    let format = cli.log_format.map_or(LogFormat::Text, LogFormat::from);
     match cli.command {
-        Command::Run { .. } => {}
-        Command::Simulate(_) => init_logging(LogFormat::Text, "info"),
-        _ => init_logging(LogFormat::Text, "warn"),
+        // The service logs to its file under %ProgramData%\Estate\logs.
+        Command::Run { .. } | Command::Service(service::ServiceCommand::Run { .. }) => {}
+        Command::Simulate(_) => init_logging(format, "info"),
+        _ => init_logging(format, "warn"),
     }
     match run(cli) {
         Ok(code) => code,
@@ -188,15 +238,57 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(2));
                 }
             };
-            init_logging(config.log_format, "info");
+            init_logging(
+                cli.log_format.map_or(config.log_format, LogFormat::from),
+                "info",
+            );
             let options = DaemonOptions {
                 root: SysRoot::new(root.unwrap_or_else(|| PathBuf::from("/"))),
+                // This process is the agent: its CPU and memory are the agent's.
+                enforce_self_limits: true,
                 ..DaemonOptions::default()
             };
-            daemon::run_until_signal(config, options).context("running the agent")?;
-            Ok(ExitCode::SUCCESS)
+            match daemon::run_until_signal(config, options) {
+                Ok(_) => Ok(ExitCode::SUCCESS),
+                // Over the memory limit: a distinct status for the service manager
+                // (Restart=on-failure) and for whoever reads the journal.
+                Err(err @ daemon::DaemonError::MemoryLimit(_)) => {
+                    eprintln!("estate-agent: {err}");
+                    Ok(ExitCode::from(MEMORY_LIMIT_EXIT))
+                }
+                Err(err) => Err(err).context("running the agent"),
+            }
         }
         Command::Simulate(args) => simulate(args),
+        Command::Service(command) => service::run(command),
+        Command::GenConfig => {
+            print!(
+                "{}",
+                estate_agent::config::reference::gen_config(
+                    "estate-agent configuration (agent.toml), generated by `estate-agent gen-config`.",
+                    &estate_agent::config::reference::agent_entries(),
+                )
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions { shell } => {
+            // Into a buffer first: the generator panics on a write error (`| head`).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "estate-agent", &mut script);
+            match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    Err(e).context("writing the completion script")
+                }
+                _ => Ok(ExitCode::SUCCESS),
+            }
+        }
+        Command::Man { out_dir } => {
+            std::fs::create_dir_all(&out_dir)
+                .with_context(|| format!("creating {}", out_dir.display()))?;
+            clap_mangen::generate_to(Cli::command(), &out_dir)
+                .with_context(|| format!("writing man pages into {}", out_dir.display()))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::CheckConfig { file } => match AgentConfig::load(&file) {
             Ok(_) => {
                 println!("{}: ok", file.display());
@@ -254,6 +346,7 @@ fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     options.once = args.once;
     options.dry_run = args.dry_run;
     options.ca_file = args.ca_file;
+    options.acked_log = args.acked_log;
     options.duration = args.duration_secs.map(std::time::Duration::from_secs);
     options.progress_every =
         (args.progress_secs > 0).then(|| std::time::Duration::from_secs(args.progress_secs));

@@ -162,9 +162,19 @@ pub struct Measured {
 /// runtime thread) and assembles the report with `measured`. The report always carries
 /// the full inventory; the daemon drops it when unchanged.
 pub fn assemble(ctx: &Context, identity: Identity, measured: Measured) -> Report {
+    assemble_with(ctx, platform::collectors(), identity, measured)
+}
+
+/// [`assemble`] with the given inventory collectors instead of the platform's.
+pub fn assemble_with(
+    ctx: &Context,
+    collectors: Vec<std::sync::Arc<dyn collect::Collector>>,
+    identity: Identity,
+    measured: Measured,
+) -> Report {
     let enabled = |name| ctx.config.collectors.is_enabled(name);
     let mut errors = measured.errors;
-    let (inventory, collector_errors) = collect::run_all(platform::collectors(), ctx);
+    let (inventory, collector_errors) = collect::run_all(collectors, ctx);
     errors.extend(collector_errors);
     let probes = if enabled("probes") {
         probes::run_probes(&ctx.config.probes)

@@ -490,6 +490,7 @@ fn identity(i: usize, seed: u64, now: DateTime<Utc>) -> Host {
             .to_owned(),
         ),
         stale: Some(stale),
+        ..HostFacts::default()
     };
     Host {
         record: ReportHost {

@@ -550,7 +550,8 @@ struct Stored<'a> {
 }
 
 /// The facts kept in a stored assessment, as (section, keys): those the report reads
-/// (`report::input::HostFacts`: OS and hardware lifecycle, capacity, staleness). The rest
+/// (`report::input::HostFacts`: OS and hardware lifecycle, capacity, staleness, Windows 11
+/// readiness). The rest
 /// (package lists, services, listening ports, network, security posture: about 13 KB
 /// of a server's 30 KB assessment, 180 KB of a desktop's with 900 packages) is derived
 /// again from the stored inventory whenever it is needed, and the check results keep
@@ -569,6 +570,7 @@ pub const STORED_FACTS: &[(&str, &[&str])] = &[
             "hardware_age_days",
             "memory_bytes",
             "cpu_threads",
+            "cpu_model",
         ],
     ),
     (
@@ -579,8 +581,13 @@ pub const STORED_FACTS: &[(&str, &[&str])] = &[
             "series_span_seconds",
         ],
     ),
-    ("storage", &["min_available_ratio", "min_available_mount"]),
+    (
+        "storage",
+        &["min_available_ratio", "min_available_mount", "total_bytes"],
+    ),
     ("agent", &["stale"]),
+    // The Windows 11 readiness view.
+    ("security", &["tpm2", "uefi"]),
 ];
 
 /// The facts, serialised with only [`STORED_FACTS`].

@@ -35,6 +35,9 @@ pub const ENROL_BODY_LIMIT_BYTES: u64 = 64 * 1024;
 pub const RETRY_AFTER_BUSY_SECS: u64 = 1;
 /// Seconds a client is asked to wait when the store is unavailable.
 pub const RETRY_AFTER_UNAVAILABLE_SECS: u64 = 5;
+/// Seconds a client is asked to wait when the storage is full (space comes back when
+/// someone frees it: no point in asking sooner).
+pub const RETRY_AFTER_FULL_SECS: u64 = 30;
 
 /// Reports decoding to at most this many bytes are parsed on the async worker (a
 /// regular report is 2–5 KiB of JSON); larger ones in the blocking pool.
@@ -106,6 +109,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/carbon"),
     ("get", "/api/v1/carbon/candidates"),
     ("post", "/api/v1/admin/reload"),
+    ("post", "/api/v1/admin/import"),
 ];
 
 /// The router of the whole API, and the web page's `/` and `/ui` routes
@@ -129,6 +133,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/carbon", get(estate_carbon))
         .route("/api/v1/carbon/candidates", get(carbon_candidates))
         .route("/api/v1/admin/reload", post(admin_reload))
+        .route("/api/v1/admin/import", post(admin_import))
         .route(OPENAPI_PATH, get(openapi))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -215,6 +220,17 @@ impl From<StoreError> for HttpError {
                     "the collector is busy; retry later",
                 )
             },
+            StoreError::Full(message) => {
+                tracing::error!(error = %message, "store failed: the storage is full");
+                HttpError {
+                    retry_after_secs: Some(RETRY_AFTER_FULL_SECS),
+                    ..HttpError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "storage_full",
+                        "the collector's storage is full; nothing was stored; retry later",
+                    )
+                }
+            }
             other => {
                 tracing::error!(error = %other, "store failed");
                 HttpError {
@@ -273,6 +289,9 @@ async fn healthz() -> impl IntoResponse {
     axum::Json(serde_json::json!({"status": "ok"}))
 }
 
+/// Ready when the store answers (and, after a write failed for want of space, when a
+/// write succeeds again); else `503` with the store's error code (`store_unavailable`,
+/// `storage_full`) saying why.
 async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, HttpError> {
     state.store.ping().await?;
     Ok(axum::Json(serde_json::json!({"status": "ready"})))
@@ -311,6 +330,12 @@ async fn enrol(
     }
     ingest::check_content_type(header_str(&headers, header::CONTENT_TYPE))?;
     let bytes = read_body(&headers, body, ENROL_BODY_LIMIT_BYTES, state.client_timeout).await?;
+    // An encoding is decoded (gzip) or refused (415), never ignored.
+    let bytes = ingest::decode_body(
+        bytes.to_vec(),
+        header_str(&headers, header::CONTENT_ENCODING),
+        ENROL_BODY_LIMIT_BYTES,
+    )?;
     let request: EnrolRequest = serde_json::from_slice(&bytes).map_err(|e| {
         if e.is_data() {
             HttpError::new(
@@ -328,6 +353,14 @@ async fn enrol(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_request",
             format!("host_id must be 1 to {MAX_HOST_ID_BYTES} bytes"),
+        ));
+    }
+    // PostgreSQL text cannot hold NUL; refuse it in every backend alike (as ingest does).
+    if host_id.contains('\0') || request.hostname.contains('\0') {
+        return Err(HttpError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            "host_id and hostname must not contain a NUL character",
         ));
     }
     if request.hostname.len() > MAX_HOSTNAME_BYTES {
@@ -361,12 +394,23 @@ async fn ingest_report(
     body: Body,
 ) -> Result<impl IntoResponse, HttpError> {
     let started = std::time::Instant::now();
-    let result = ingest_checked(&state, &headers, body).await;
+    let mut host = None;
+    let result = ingest_checked(&state, &headers, body, &mut host).await;
     let outcome = match &result {
         Ok(ack) if ack.duplicate => "duplicate",
         Ok(_) => "stored",
         Err(err) => err.code,
     };
+    if let Err(err) = &result {
+        // One event per failed report, whatever the reason, with its error code.
+        tracing::warn!(
+            host = host.as_deref().unwrap_or("-"),
+            error_code = err.code,
+            status = err.status.as_u16(),
+            error = %err.message,
+            "report rejected"
+        );
+    }
     state.metrics.observe_ingest(outcome, started.elapsed());
     result.map(axum::Json)
 }
@@ -375,6 +419,7 @@ async fn ingest_checked(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
+    host: &mut Option<Arc<str>>,
 ) -> Result<IngestResponse, HttpError> {
     let token = auth::bearer(header_str(headers, header::AUTHORIZATION))
         .ok_or_else(|| HttpError::unauthenticated("an agent token is required"))?;
@@ -393,10 +438,10 @@ async fn ingest_checked(
             host
         }
     };
+    *host = Some(Arc::clone(&token_host));
     if let Some(limiter) = &state.rate_limiter
         && let Err(wait) = limiter.check(&token_host, std::time::Instant::now())
     {
-        tracing::warn!(host = %token_host, "report rate limited");
         return Err(HttpError {
             retry_after_secs: Some(wait.as_secs().max(1)),
             ..HttpError::new(
@@ -406,7 +451,7 @@ async fn ingest_checked(
             )
         });
     }
-    let result = async {
+    async {
         ingest::check_content_type(header_str(headers, header::CONTENT_TYPE))?;
         let limit = state.body_limit_bytes;
         let bytes = read_body(headers, body, limit, state.client_timeout).await?;
@@ -464,11 +509,7 @@ async fn ingest_checked(
             duplicate: outcome == IngestOutcome::Duplicate,
         })
     }
-    .await;
-    if let Err(err) = &result {
-        tracing::warn!(host = %token_host, error_code = err.code, error = %err.message, "report rejected");
-    }
-    result
+    .await
 }
 
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, HttpError> {
@@ -905,4 +946,90 @@ async fn admin_reload(
             })
         }
     }
+}
+
+impl From<crate::import::ImportError> for HttpError {
+    fn from(err: crate::import::ImportError) -> Self {
+        use crate::import::ImportError;
+        let status = match err {
+            ImportError::Store(e) => return e.into(),
+            ImportError::UnknownFormat(_) => StatusCode::BAD_REQUEST,
+            ImportError::Unreadable { .. }
+            | ImportError::MissingColumn { .. }
+            | ImportError::NothingImportable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        HttpError::new(status, err.code(), err.to_string())
+    }
+}
+
+/// `POST /api/v1/admin/import?format=FORMAT[&file=NAME][&as_of=TIME]`, the export file
+/// as the body: stores its hosts ([`crate::import`]), queues them for assessment and
+/// answers the summary (imported, merged, skipped, bad rows by line).
+async fn admin_import(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Body,
+) -> Result<impl IntoResponse, HttpError> {
+    use crate::import::{self, ApplyOptions, Format, ImportFile};
+    check_admin_token(&state, &headers)?;
+    let params: std::collections::BTreeMap<String, String> =
+        form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let format = Format::from_name(params.get("format").map_or("", String::as_str))?;
+    let now = Utc::now();
+    let as_of = match params.get("as_of") {
+        None => now,
+        Some(t) => chrono::DateTime::parse_from_rfc3339(t)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| {
+                HttpError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    format!("as_of `{t}` is not an RFC 3339 time: {e}"),
+                )
+            })?,
+    };
+    let name = params
+        .get("file")
+        .cloned()
+        .unwrap_or_else(|| format!("upload.{}", format.as_str()));
+    let limit = import::MAX_IMPORT_BYTES.max(state.body_limit_bytes);
+    let bytes = read_body(&headers, body, limit, state.client_timeout).await?;
+    let file = ImportFile {
+        name: name.clone(),
+        bytes: bytes.to_vec(),
+    };
+    let parsed = tokio::task::spawn_blocking(move || import::parse(format, &[file]))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "import parse task failed");
+            HttpError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the import could not be read",
+            )
+        })??;
+    let options = ApplyOptions {
+        format,
+        file: name,
+        now,
+        as_of,
+        stale_after: state.stale_after,
+        max_clock_skew: state.max_clock_skew,
+    };
+    let summary = import::apply(state.store.as_ref(), parsed, &options).await?;
+    for id in summary.stored_host_ids() {
+        state.assess_queue.enqueue(&id);
+    }
+    tracing::info!(
+        format = format.as_str(),
+        imported = summary.imported,
+        merged = summary.merged,
+        skipped = summary.skipped,
+        bad = summary.bad,
+        "import stored"
+    );
+    Ok(axum::Json(summary))
 }

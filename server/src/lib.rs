@@ -15,6 +15,7 @@ pub mod config;
 pub mod estate;
 pub mod facts;
 pub mod http;
+pub mod import;
 pub mod ingest;
 pub mod metrics;
 pub mod pipeline;

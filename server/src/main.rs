@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use estate_server::assess::Assessor;
 use estate_server::cli::{self, CliError, Verdict};
 use estate_server::config::ServerConfig;
@@ -15,8 +15,22 @@ use estate_server::config::ServerConfig;
 #[derive(Debug, Parser)]
 #[command(name = "estate-server", version, about)]
 struct Cli {
+    /// Log format on standard error (json: one object per line). The level comes from
+    /// RUST_LOG.
+    #[arg(long, value_name = "FORMAT", global = true, default_value = "text")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    // One human-readable line per event (no doc comment: clap would print the values
+    // as a long list in --help).
+    Text,
+    // One JSON object per line.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,6 +77,23 @@ enum Command {
     /// Write the estate's health-check report (HTML, Markdown, CSV or JSON) from the
     /// collector's store, compared with the previous report.
     Report(cli::ReportArgs),
+    /// Print a complete commented server.toml with every key at its default.
+    GenConfig,
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (estate-server.1 and one per subcommand) into DIR.
+    Man {
+        /// The directory (created when missing).
+        #[arg(long, value_name = "DIR")]
+        out_dir: PathBuf,
+    },
+    /// Import hosts from an inventory export (RVTools XLSX/CSV, Azure Migrate CSV, Estate
+    /// CSV) into the collector's store and assess them; bad rows are listed by line.
+    /// Exits 2 only when nothing could be read.
+    Import(cli::ImportArgs),
     /// Manage per-host agent tokens.
     Token {
         /// The collector's config file (names the store).
@@ -91,14 +122,18 @@ fn main() -> ExitCode {
         Command::Quickstart { .. } => "warn",
         _ => "info",
     };
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => builder.json().init(),
+    }
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -149,6 +184,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Facts(args) => offline(|out, _| cli::facts(&args, out)),
         Command::Estimate(args) => offline(|out, _| cli::estimate(&args, out)),
         Command::Carbon(args) => offline(|out, _| cli::carbon(&args, out)),
+        Command::Import(args) => offline(|out, diag| cli::import(&args, out, diag)),
         Command::Report(args) => offline(|out, diag| {
             cli::report(
                 &args,
@@ -176,6 +212,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 server.shutdown().await?;
                 anyhow::Ok(())
             })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::GenConfig => {
+            print!("{}", estate_server::config::reference::server_gen_config());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions { shell } => {
+            // Into a buffer first: the generator panics on a write error (`| head`).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "estate-server", &mut script);
+            match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    Err(e).context("writing the completion script")
+                }
+                _ => Ok(ExitCode::SUCCESS),
+            }
+        }
+        Command::Man { out_dir } => {
+            std::fs::create_dir_all(&out_dir)
+                .with_context(|| format!("creating {}", out_dir.display()))?;
+            clap_mangen::generate_to(Cli::command(), &out_dir)
+                .with_context(|| format!("writing man pages into {}", out_dir.display()))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Token { config, action } => {

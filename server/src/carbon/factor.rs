@@ -40,6 +40,12 @@ impl FactorRef {
         Arc::ptr_eq(&self.0, &other.0)
     }
 
+    /// The address of the shared factor: equal for references to the same factor, for
+    /// counting uses without comparing their text.
+    pub fn addr(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
+    }
+
     /// The factor's value.
     pub fn v(&self) -> f64 {
         self.0.value

@@ -1,5 +1,5 @@
 //! The collector's offline commands: `checks test|list`, `audit`, `facts`, `estimate`,
-//! `carbon` and `report`. They run the same pure cores as the collector
+//! `carbon`, `report` and `import`. They run the same pure cores as the collector
 //! ([`crate::assess`]) on an agent report file, or on what the store keeps, without
 //! starting a server.
 //!
@@ -7,12 +7,14 @@
 //! and dispatches); each runs against the writer it is given and returns a [`Verdict`]
 //! or a [`CliError`], which `main.rs` maps to the exit status: 0 ok, 1 the audit or
 //! fixtures failed, 2 a usage, config or input error. This module must not print to the
-//! process's streams itself nor write to the store.
+//! process's streams itself nor write to the store (`import` writes through
+//! [`crate::import`]).
 
 mod audit;
 mod carbon;
 mod catalogue;
 mod hosts;
+mod import;
 mod render;
 mod report;
 
@@ -23,6 +25,7 @@ use chrono::{DateTime, Utc};
 pub use audit::{AuditArgs, AuditFormat, FactsArgs, audit, facts};
 pub use carbon::{CarbonArgs, CarbonFormat, EstimateArgs, EstimateFormat, carbon, estimate};
 pub use catalogue::{ChecksAction, ChecksArgs, ListArgs, TestArgs, checks};
+pub use import::{ImportArgs, import};
 pub use report::{ReportArgs, report};
 
 use crate::assess::{AssessConfig, AssessError, Assessor};
@@ -85,6 +88,9 @@ pub enum CliError {
     /// The store failed.
     #[error("store: {0}")]
     Store(#[from] crate::store::StoreError),
+    /// An import could not be read or stored.
+    #[error("{0}")]
+    Import(#[from] crate::import::ImportError),
     /// A stored document could not be read.
     #[error("host `{host}`: stored {what} is not readable: {message}")]
     Stored {

@@ -13,16 +13,17 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{Duration, NaiveDate};
 use serde::Serialize;
 
-use crate::carbon::{HostEstimate, OnPremMethod, summarise};
+use crate::carbon::{FactorRef, HostEstimate, OnPremMethod, summarise};
 use crate::checks::{Band, Category, Severity, Status};
 use crate::report::changes::{self, PreviousReport};
-use crate::report::input::{HostAssessment, ReportHost, ReportInput};
+use crate::report::input::{HostAssessment, HostFacts, ReportHost, ReportInput};
 use crate::report::model::{
     Assumptions, Bands, Candidate, Capacity, CapacityRow, CarbonCase, CarbonFigures, CarbonSection,
     CategoryScore, Count, FactorRow, Finding, FleetCheck, Gain, HardwareEnd, HistoryPoint,
     HostBrief, HostRow, Lifecycle, NoteCount, OsEnd, REPORT_SCHEMA_VERSION, Readiness, Report,
     Risk, Risks, ScenarioRow, Summary,
 };
+use crate::report::windows11;
 
 /// Rows of the "top risks" and "raises the score most" lists.
 pub const TOP_ROWS: usize = 10;
@@ -732,19 +733,27 @@ fn assumptions(
     let mut factors: BTreeMap<FactorKey, (f64, String, usize)> = BTreeMap::new();
     let mut notes: BTreeMap<String, usize> = BTreeMap::new();
     let mut methods: BTreeMap<String, usize> = BTreeMap::new();
+    // Counted by reference first: estimates read back together share their factors, so
+    // the text of each is compared once, not once per host.
+    let mut uses: HashMap<usize, (&FactorRef, usize)> = HashMap::new();
     for e in estimates {
         for f in e.factors.iter() {
-            let key = (
-                f.name.clone(),
-                f.source.clone(),
-                f.version.clone(),
-                f.value.to_bits(),
-            );
-            factors
-                .entry(key)
-                .or_insert_with(|| (f.value, f.unit.clone(), 0))
-                .2 += 1;
+            uses.entry(f.addr()).or_insert((f, 0)).1 += 1;
         }
+    }
+    for (f, n) in uses.into_values() {
+        let key = (
+            f.name.clone(),
+            f.source.clone(),
+            f.version.clone(),
+            f.value.to_bits(),
+        );
+        factors
+            .entry(key)
+            .or_insert_with(|| (f.value, f.unit.clone(), 0))
+            .2 += n;
+    }
+    for e in estimates {
         for n in &e.onprem.notes {
             *notes.entry(name(n)).or_default() += 1;
         }
@@ -930,6 +939,18 @@ fn host_rows(input: &ReportInput, types: &[&'static str]) -> Vec<HostRow> {
         .collect()
 }
 
+/// The Windows 11 readiness of the Windows 10 hosts; a host without an assessment has
+/// no facts, so every requirement is unknown for it.
+fn windows11_view(input: &ReportInput) -> Option<crate::report::model::Windows11Readiness> {
+    let none = HostFacts::default();
+    windows11::readiness(
+        input
+            .hosts
+            .iter()
+            .map(|h| (h, h.assessment.as_ref().map_or(&none, |a| &a.facts))),
+    )
+}
+
 /// Builds the report.
 pub fn build(input: &ReportInput) -> Report {
     let types: Vec<&'static str> = input.hosts.iter().map(host_type).collect();
@@ -969,6 +990,7 @@ pub fn build(input: &ReportInput) -> Report {
         risks: risks(input, &counts, &view),
         checks: fleet(input, &counts),
         lifecycle: lifecycle(input),
+        windows11: windows11_view(input),
         capacity: capacity(input, &types),
         summary,
         carbon,

@@ -7,14 +7,16 @@
 //! This module owns the input types and their translation from an assessment's JSON
 //! detail; it must not read the store or any file.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::Value as Json;
 
 use crate::assess::Assessment;
-use crate::carbon::HostEstimate;
+use crate::carbon::{Factor, FactorRef, Factors, HostEstimate, OnPrem, ScenarioResult};
 use crate::checks::{Band, Category, Plan, ScoringConfig, Severity, Status};
 use crate::report::changes::PreviousReport;
 
@@ -252,6 +254,14 @@ pub struct HostFacts {
     pub min_available_mount: Option<String>,
     /// `agent.stale`.
     pub stale: Option<bool>,
+    /// `hardware.cpu_model`.
+    pub cpu_model: Option<String>,
+    /// `security.tpm2`: a TPM 2.0 is present.
+    pub tpm2: Option<bool>,
+    /// `security.uefi`: the host boots through UEFI (Secure Boot capable).
+    pub uefi: Option<bool>,
+    /// `storage.total_bytes`: the size of the host's filesystems together.
+    pub storage_total_bytes: Option<u64>,
 }
 
 /// The facts the report reads, as the facts document spells them (everything else in
@@ -264,6 +274,7 @@ struct FactsView {
     utilisation: UtilisationView,
     storage: StorageView,
     agent: AgentView,
+    security: SecurityView,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -289,6 +300,7 @@ struct HardwareView {
     hardware_age_days: Option<i64>,
     memory_bytes: Option<u64>,
     cpu_threads: Option<u64>,
+    cpu_model: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -304,6 +316,14 @@ struct UtilisationView {
 struct StorageView {
     min_available_ratio: Option<f64>,
     min_available_mount: Option<String>,
+    total_bytes: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SecurityView {
+    tpm2: Option<bool>,
+    uefi: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -330,6 +350,10 @@ impl From<FactsView> for HostFacts {
             min_available_ratio: f.storage.min_available_ratio,
             min_available_mount: f.storage.min_available_mount,
             stale: f.agent.stale,
+            cpu_model: f.hardware.cpu_model,
+            tpm2: f.security.tpm2,
+            uefi: f.security.uefi,
+            storage_total_bytes: f.storage.total_bytes,
         }
     }
 }
@@ -353,6 +377,7 @@ fn lenient(facts: &Json) -> HostFacts {
         utilisation: UtilisationView::deserialize(&section("utilisation")).unwrap_or_default(),
         storage: StorageView::deserialize(&section("storage")).unwrap_or_default(),
         agent: AgentView::deserialize(&section("agent")).unwrap_or_default(),
+        security: SecurityView::deserialize(&section("security")).unwrap_or_default(),
     })
 }
 
@@ -368,38 +393,116 @@ pub fn check_index(checks: &[CheckInfo]) -> CheckIndex {
         .collect()
 }
 
-/// An assessment as stored (`Assessment`'s JSON): the parts the report reads.
+/// An assessment as stored (`Assessment`'s JSON): the parts the report reads. Strings
+/// are borrowed from the JSON where it has no escapes: at 100,000 hosts the allocator
+/// was a quarter of the report loader's time.
 #[derive(Debug, Deserialize)]
-struct Detail {
+struct Detail<'a> {
     assessed_at: DateTime<Utc>,
     profile: String,
-    score: DetailScore,
-    #[serde(default)]
-    results: Vec<DetailResult>,
-    /// Parsed straight into the estimate (not through a `Value`: a third of the stored
-    /// JSON, so twice the work for the report loader).
-    #[serde(default)]
-    carbon: Option<HostEstimate>,
+    #[serde(borrow)]
+    score: DetailScore<'a>,
+    #[serde(default, borrow)]
+    results: Vec<DetailResult<'a>>,
+    /// Parsed straight into the estimate's parts (not through a `Value`: a third of the
+    /// stored JSON, so twice the work for the report loader).
+    #[serde(default, borrow)]
+    carbon: Option<DetailCarbon<'a>>,
     #[serde(default)]
     facts: Option<FactsView>,
 }
 
 #[derive(Debug, Deserialize)]
-struct DetailScore {
+struct DetailScore<'a> {
     score: Option<f64>,
-    band: Option<String>,
+    #[serde(borrow)]
+    band: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Deserialize)]
-struct DetailResult {
-    id: String,
-    status: String,
+struct DetailResult<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(borrow)]
+    status: Cow<'a, str>,
     #[serde(default)]
     credit: f64,
     #[serde(default)]
     evidence: Option<Json>,
+    #[serde(default, borrow)]
+    error: Option<Cow<'a, str>>,
+}
+
+/// A stored [`HostEstimate`], its factors borrowed until they are interned.
+#[derive(Debug, Deserialize)]
+struct DetailCarbon<'a> {
+    host_id: String,
+    onprem: OnPrem,
     #[serde(default)]
-    error: Option<String>,
+    scenarios: Vec<ScenarioResult>,
+    #[serde(default, borrow)]
+    factors: Vec<DetailFactor<'a>>,
+}
+
+/// A stored [`Factor`], borrowed.
+#[derive(Debug, Deserialize)]
+struct DetailFactor<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+    value: f64,
+    #[serde(borrow)]
+    unit: Cow<'a, str>,
+    #[serde(borrow)]
+    source: Cow<'a, str>,
+    #[serde(borrow)]
+    version: Cow<'a, str>,
+}
+
+/// One copy of each distinct factor read back from stored estimates: every host's
+/// estimate lists the same few dozen factors (each with its source's full title), so
+/// 100,000 estimates share them instead of holding 3 million copies.
+#[derive(Debug, Default)]
+pub struct FactorInterner {
+    by_hash: HashMap<u64, Vec<FactorRef>>,
+}
+
+impl FactorInterner {
+    fn intern(&mut self, f: &DetailFactor<'_>) -> FactorRef {
+        // The name, value and version tell factors apart; unit and source are compared
+        // only within a bucket (they are long and rarely differ).
+        let mut hasher = DefaultHasher::new();
+        (&*f.name, f.value.to_bits(), &*f.version).hash(&mut hasher);
+        let bucket = self.by_hash.entry(hasher.finish()).or_default();
+        let same = |r: &&FactorRef| {
+            r.name == f.name
+                && r.value.to_bits() == f.value.to_bits()
+                && r.version == f.version
+                && r.unit == f.unit
+                && r.source == f.source
+        };
+        if let Some(known) = bucket.iter().find(same) {
+            return known.clone();
+        }
+        let made = FactorRef::new(Factor {
+            name: f.name.clone().into_owned(),
+            value: f.value,
+            unit: f.unit.clone().into_owned(),
+            source: f.source.clone().into_owned(),
+            version: f.version.clone().into_owned(),
+        });
+        bucket.push(made.clone());
+        made
+    }
+
+    /// How many distinct factors.
+    pub fn len(&self) -> usize {
+        self.by_hash.values().map(Vec::len).sum()
+    }
+
+    /// Whether none.
+    pub fn is_empty(&self) -> bool {
+        self.by_hash.is_empty()
+    }
 }
 
 fn outcome(
@@ -431,8 +534,29 @@ impl HostAssessment {
         json: &str,
         index: &CheckIndex,
     ) -> Result<(String, HostAssessment), serde_json::Error> {
-        let d: Detail = serde_json::from_str(json)?;
-        let carbon = d.carbon;
+        HostAssessment::from_detail_json_shared(json, index, &mut FactorInterner::default())
+    }
+
+    /// As [`HostAssessment::from_detail_json`], the estimate's factors shared through
+    /// `factors` with the other assessments read with it.
+    pub fn from_detail_json_shared(
+        json: &str,
+        index: &CheckIndex,
+        factors: &mut FactorInterner,
+    ) -> Result<(String, HostAssessment), serde_json::Error> {
+        let d: Detail<'_> = serde_json::from_str(json)?;
+        let carbon = d.carbon.map(|c| {
+            let mut shared = Factors::with_capacity(c.factors.len());
+            for f in &c.factors {
+                shared.push(&factors.intern(f));
+            }
+            HostEstimate {
+                host_id: c.host_id,
+                onprem: c.onprem,
+                scenarios: c.scenarios,
+                factors: shared,
+            }
+        });
         let results = d
             .results
             .iter()

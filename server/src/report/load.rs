@@ -16,7 +16,8 @@ use tokio::task::JoinHandle;
 use crate::assess::Assessor;
 use crate::report::changes::PreviousReport;
 use crate::report::input::{
-    CheckIndex, CheckInfo, HostAssessment, ReportHost, ReportInput, ReportSettings, check_index,
+    CheckIndex, CheckInfo, FactorInterner, HostAssessment, ReportHost, ReportInput, ReportSettings,
+    check_index,
 };
 use crate::store::{AssessmentRecord, HostRecord, Store, StoreError};
 
@@ -101,13 +102,15 @@ fn parse_page(
     profile: &str,
     scenario: Option<&str>,
 ) -> Result<ParsedPage, LoadError> {
+    let mut factors = FactorInterner::default();
     page.into_iter()
         .map(|stored| {
-            let (made_with, mut a) = HostAssessment::from_detail_json(&stored.detail_json, index)
-                .map_err(|e| LoadError::Stored {
-                host: stored.host_id.clone(),
-                message: e.to_string(),
-            })?;
+            let (made_with, mut a) =
+                HostAssessment::from_detail_json_shared(&stored.detail_json, index, &mut factors)
+                    .map_err(|e| LoadError::Stored {
+                    host: stored.host_id.clone(),
+                    message: e.to_string(),
+                })?;
             if made_with != profile {
                 return Ok((stored.host_id, None));
             }

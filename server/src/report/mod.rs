@@ -1,5 +1,6 @@
 //! Periodic health-check reports (`docs/reports.md`): the estate summary, top risks,
-//! checks across the fleet, lifecycle, capacity, energy and carbon per scenario,
+//! checks across the fleet, lifecycle, Windows 11 readiness of the Windows 10 hosts,
+//! capacity, energy and carbon per scenario,
 //! assumptions with sources, what changed since the previous report, and a per-host
 //! appendix — as one self-contained HTML file, Markdown, CSV files and JSON.
 //!
@@ -18,6 +19,7 @@ pub mod model;
 pub mod output;
 pub mod render;
 pub mod schedule;
+pub mod windows11;
 
 #[cfg(test)]
 mod tests;

@@ -35,6 +35,9 @@ pub struct Report {
     pub carbon: CarbonSection,
     /// Assumptions and factors with their sources.
     pub assumptions: Assumptions,
+    /// Windows 11 readiness of the Windows 10 hosts; absent when there are none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows11: Option<Windows11Readiness>,
     /// What changed since the previous report (absent for the first one).
     pub changes: Option<Changes>,
     /// The estate score and totals of earlier reports and this one, oldest first.
@@ -631,4 +634,52 @@ pub struct CarbonCase {
     pub readiness: Option<String>,
     /// Confidence, 1–5 stars (scenarios).
     pub confidence: Option<u8>,
+}
+
+/// Windows 11 readiness of the Windows 10 hosts (Windows 10 left regular support on
+/// 2025-10-14): the hardware requirements each host meets, misses or cannot be judged on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Windows11Readiness {
+    /// Windows 10 hosts.
+    pub windows10_hosts: usize,
+    /// Hosts that meet every requirement.
+    pub ready_hosts: usize,
+    /// Hosts that miss at least one requirement.
+    pub not_ready_hosts: usize,
+    /// Hosts that miss none that is known, but where at least one is unknown.
+    pub unknown_hosts: usize,
+    /// Each requirement, in a fixed order, with how many hosts miss it.
+    pub requirements: Vec<Windows11Requirement>,
+    /// One row per Windows 10 host, not ready first, then unknown, then ready.
+    pub hosts: Vec<Windows11Host>,
+}
+
+/// One Windows 11 hardware requirement across the Windows 10 hosts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Windows11Requirement {
+    /// Stable id: `tpm2`, `uefi_secure_boot`, `cpu`, `memory`, `storage`.
+    pub id: String,
+    /// What is required, in words.
+    pub title: String,
+    /// Hosts that miss it (blocked by it).
+    pub blocked_hosts: usize,
+    /// Hosts where it could not be judged.
+    pub unknown_hosts: usize,
+}
+
+/// One Windows 10 host's readiness.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Windows11Host {
+    /// The host's id.
+    pub host_id: String,
+    /// Its name.
+    pub hostname: String,
+    /// `ready`, `not_ready` or `unknown`.
+    pub status: String,
+    /// The ids of the requirements it misses.
+    pub blockers: Vec<String>,
+    /// The ids of the requirements that could not be judged.
+    pub unknown: Vec<String>,
+    /// The CPU model, where known.
+    pub cpu_model: Option<String>,
 }

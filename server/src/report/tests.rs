@@ -761,6 +761,28 @@ fn stored_assessment_json_reads_back_into_the_same_outcomes() {
     let other = detail.replace("\"capacity.c\"", "\"gone.check\"");
     let (_, fewer) = HostAssessment::from_detail_json(&other, &index).unwrap();
     assert_eq!(fewer.results.len(), a.results.len() - 1);
+
+    // Read together, two estimates share one copy of each factor (the report loader's
+    // memory at 100,000 hosts), and the report still counts each factor's hosts.
+    let factors_of = |h: &HostAssessment| h.carbon.as_ref().unwrap().factors.clone();
+    assert!(!factors_of(a).is_empty(), "the fixture has factors");
+    let mut shared = input::FactorInterner::default();
+    let (_, one) = HostAssessment::from_detail_json_shared(&detail, &index, &mut shared).unwrap();
+    let (_, two) = HostAssessment::from_detail_json_shared(&detail, &index, &mut shared).unwrap();
+    assert_eq!(shared.len(), factors_of(a).len());
+    for (x, y) in factors_of(&one).iter().zip(factors_of(&two).iter()) {
+        assert_eq!(x.addr(), y.addr(), "{} is not shared", x.name);
+    }
+    let mut together = e.input.clone();
+    together.hosts = vec![h.clone(), h.clone()];
+    together.hosts[0].assessment = Some(one);
+    together.hosts[1].host_id = "twin".to_owned();
+    together.hosts[1].assessment = Some(two);
+    let report = build(&together);
+    assert!(!report.assumptions.factors.is_empty());
+    for f in &report.assumptions.factors {
+        assert_eq!(f.hosts, 2, "{}", f.name);
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -915,6 +937,7 @@ fn csv_files_parse_with_typed_columns() {
             CsvFile::Checks => r.checks.len(),
             CsvFile::CheckResults => r.hosts.iter().map(|h| h.findings.len()).sum(),
             CsvFile::Carbon => r.hosts.iter().map(|h| h.carbon.len()).sum(),
+            CsvFile::Windows11 => r.windows11.as_ref().map_or(0, |w| w.hosts.len()),
         };
         assert_eq!(rows.len(), expected, "{}", file.file_name());
         for row in &rows {

@@ -14,11 +14,12 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use crate::report::model::Report;
 
 /// The CSV files of a report, in the order they are written.
-pub const FILES: [CsvFile; 4] = [
+pub const FILES: [CsvFile; 5] = [
     CsvFile::Hosts,
     CsvFile::Checks,
     CsvFile::CheckResults,
     CsvFile::Carbon,
+    CsvFile::Windows11,
 ];
 
 /// One of the CSV files.
@@ -33,6 +34,9 @@ pub enum CsvFile {
     CheckResults,
     /// `carbon.csv`: one row per host and case (on-premises, then each scenario).
     Carbon,
+    /// `windows11.csv`: one row per Windows 10 host with its Windows 11 readiness (the
+    /// header alone when there is none).
+    Windows11,
 }
 
 impl CsvFile {
@@ -43,6 +47,7 @@ impl CsvFile {
             CsvFile::Checks => "checks.csv",
             CsvFile::CheckResults => "check-results.csv",
             CsvFile::Carbon => "carbon.csv",
+            CsvFile::Windows11 => "windows11.csv",
         }
     }
 
@@ -113,6 +118,14 @@ impl CsvFile {
                 "readiness",
                 "confidence_stars",
             ],
+            CsvFile::Windows11 => &[
+                "host_id",
+                "hostname",
+                "status",
+                "blocked_by",
+                "unknown",
+                "cpu_model",
+            ],
         }
     }
 }
@@ -180,6 +193,19 @@ pub fn write(report: &Report, file: CsvFile, out: &mut dyn Write) -> Result<(), 
                     &num(h.onprem_kgco2e_per_year, 3),
                     opt(h.best_scenario.as_deref()),
                     &num(h.best_saving_kgco2e_per_year, 3),
+                ])?;
+            }
+        }
+        CsvFile::Windows11 => {
+            for h in report.windows11.iter().flat_map(|w| &w.hosts) {
+                w.write_record([
+                    h.host_id.as_str(),
+                    &h.hostname,
+                    &h.status,
+                    // Requirement ids, `;`-separated (`tpm2;cpu`).
+                    &h.blockers.join(";"),
+                    &h.unknown.join(";"),
+                    opt(h.cpu_model.as_deref()),
                 ])?;
             }
         }

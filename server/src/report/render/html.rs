@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use super::svg::{self, Bar, Segment};
 use super::{
     MAX_APPENDIX_ROWS, MAX_LIST_ROWS, day, hosts, key_points, mass, pct, pct1, points, thousands,
+    windows11_title,
 };
 use crate::report::model::{CapacityRow, Count, Report};
 
@@ -513,6 +514,86 @@ fn checks(out: &mut String, r: &Report) {
         out.push_str("</tr>");
     }
     out.push_str("</tbody></table></section>");
+}
+
+/// The Windows 11 readiness section (only when there are Windows 10 hosts).
+fn windows11(out: &mut String, r: &Report) {
+    let Some(w) = &r.windows11 else {
+        return;
+    };
+    out.push_str(r#"<section id="windows11" class="major"><h2>Windows 11 readiness</h2>"#);
+    let _ = write!(
+        out,
+        r#"<p>{} run Windows 10, which left regular support on 14 October 2025.</p>"#,
+        esc(&hosts(w.windows10_hosts))
+    );
+    out.push_str(r#"<div class="kpis">"#);
+    kpi(
+        out,
+        "green",
+        "Ready",
+        &thousands(w.ready_hosts as f64, 0),
+        "meet every requirement",
+    );
+    kpi(
+        out,
+        if w.not_ready_hosts > 0 {
+            "red"
+        } else {
+            "green"
+        },
+        "Not ready",
+        &thousands(w.not_ready_hosts as f64, 0),
+        "miss at least one requirement",
+    );
+    kpi(
+        out,
+        if w.unknown_hosts > 0 {
+            "amber"
+        } else {
+            "green"
+        },
+        "Cannot be judged",
+        &thousands(w.unknown_hosts as f64, 0),
+        "a requirement is unknown",
+    );
+    out.push_str("</div><table>");
+    th(out, &["Requirement", "#Hosts blocked", "#Hosts unknown"]);
+    out.push_str("<tbody>");
+    for q in &w.requirements {
+        out.push_str("<tr>");
+        td(out, &q.title);
+        tdn(out, &thousands(q.blocked_hosts as f64, 0));
+        tdn(out, &thousands(q.unknown_hosts as f64, 0));
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table><table>");
+    th(out, &["Host", "Status", "Blocked by", "Unknown", "CPU"]);
+    out.push_str("<tbody>");
+    let titles = |ids: &[String]| {
+        ids.iter()
+            .map(|id| windows11_title(id))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for h in w.hosts.iter().take(MAX_LIST_ROWS) {
+        out.push_str("<tr>");
+        td(out, &h.hostname);
+        td(out, &h.status.replace('_', " "));
+        td(out, &titles(&h.blockers));
+        td(out, &titles(&h.unknown));
+        td(out, h.cpu_model.as_deref().unwrap_or("–"));
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table>");
+    if w.hosts.len() > MAX_LIST_ROWS {
+        let _ = write!(
+            out,
+            r#"<p class="note">{} more Windows 10 hosts in the JSON and CSV reports.</p>"#,
+            w.hosts.len() - MAX_LIST_ROWS
+        );
+    }
+    out.push_str("</section>");
 }
 
 fn lifecycle(out: &mut String, r: &Report) {
@@ -1211,11 +1292,16 @@ pub fn render(r: &Report) -> String {
         esc(&r.profile),
         esc(&hosts(r.summary.hosts))
     );
-    out.push_str(r##"<nav class="toc"><a href="#summary">Summary</a><a href="#risks">Risks</a><a href="#checks">Checks</a><a href="#lifecycle">Lifecycle</a><a href="#capacity">Capacity</a><a href="#carbon">Energy and carbon</a><a href="#changes">What changed</a><a href="#assumptions">Assumptions</a><a href="#hosts">Hosts</a></nav><main>"##);
+    out.push_str(r##"<nav class="toc"><a href="#summary">Summary</a><a href="#risks">Risks</a><a href="#checks">Checks</a><a href="#lifecycle">Lifecycle</a>"##);
+    if r.windows11.is_some() {
+        out.push_str(r##"<a href="#windows11">Windows 11</a>"##);
+    }
+    out.push_str(r##"<a href="#capacity">Capacity</a><a href="#carbon">Energy and carbon</a><a href="#changes">What changed</a><a href="#assumptions">Assumptions</a><a href="#hosts">Hosts</a></nav><main>"##);
     summary(&mut out, r);
     risks(&mut out, r);
     checks(&mut out, r);
     lifecycle(&mut out, r);
+    windows11(&mut out, r);
     capacity(&mut out, r);
     carbon(&mut out, r);
     changes(&mut out, r);

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use super::{
     MAX_APPENDIX_ROWS, MAX_LIST_ROWS, day, hosts, key_points, mass, pct, pct1, points, thousands,
+    windows11_title,
 };
 use crate::report::model::{CapacityRow, Report};
 
@@ -319,6 +320,8 @@ pub fn render(r: &Report) -> String {
         );
     }
 
+    windows11(o, r);
+
     let c = &r.capacity;
     let _ = writeln!(o, "## Capacity\n");
     let _ = writeln!(
@@ -588,4 +591,51 @@ pub fn render(r: &Report) -> String {
         "hosts",
     );
     out
+}
+
+/// The Windows 11 readiness section (only when there are Windows 10 hosts).
+fn windows11(o: &mut String, r: &Report) {
+    let Some(w) = &r.windows11 else {
+        return;
+    };
+    let _ = writeln!(o, "## Windows 11 readiness\n");
+    let _ = writeln!(
+        o,
+        "{} run Windows 10: {} ready for Windows 11, {} not ready, {} that cannot be judged yet.\n",
+        hosts(w.windows10_hosts),
+        thousands(w.ready_hosts as f64, 0),
+        thousands(w.not_ready_hosts as f64, 0),
+        thousands(w.unknown_hosts as f64, 0)
+    );
+    table(
+        o,
+        &["Requirement", "#Hosts blocked", "#Hosts unknown"],
+        w.requirements.iter().map(|q| {
+            vec![
+                md(&q.title),
+                q.blocked_hosts.to_string(),
+                q.unknown_hosts.to_string(),
+            ]
+        }),
+    );
+    let title = |id: &String| windows11_title(id).to_owned();
+    table(
+        o,
+        &["Host", "Status", "Blocked by", "Unknown", "CPU"],
+        w.hosts.iter().take(MAX_LIST_ROWS).map(|h| {
+            vec![
+                md(&h.hostname),
+                h.status.replace('_', " "),
+                md(&h.blockers.iter().map(title).collect::<Vec<_>>().join(", ")),
+                md(&h.unknown.iter().map(title).collect::<Vec<_>>().join(", ")),
+                md(h.cpu_model.as_deref().unwrap_or("–")),
+            ]
+        }),
+    );
+    more(
+        o,
+        MAX_LIST_ROWS.min(w.hosts.len()),
+        w.hosts.len(),
+        "Windows 10 hosts",
+    );
 }

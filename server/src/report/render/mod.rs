@@ -110,6 +110,18 @@ fn share(n: usize, total: usize) -> String {
     }
 }
 
+/// A Windows 11 requirement's short title from its id (`tpm2` → `TPM 2.0`).
+pub fn windows11_title(id: &str) -> &str {
+    match id {
+        "tpm2" => "TPM 2.0",
+        "uefi_secure_boot" => "UEFI/Secure Boot",
+        "cpu" => "CPU generation",
+        "memory" => "memory",
+        "storage" => "storage",
+        other => other,
+    }
+}
+
 /// `1 host`, `2 hosts`.
 pub fn hosts(n: usize) -> String {
     if n == 1 {
