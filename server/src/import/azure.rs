@@ -5,7 +5,7 @@
 
 use super::table::Table;
 use super::value::{GIB, MIB, parse_count, parse_percent, parse_size, parse_uuid};
-use super::{BadRow, ImportError, ImportedHost, Parsed, cell, fqdn_of};
+use super::{BadRow, ImportError, ImportedHost, Parsed, Required, cell, fqdn_of};
 
 const NAME: &[&str] = &["Server name", "Server Name*", "Machine name"];
 const CORES: &[&str] = &["Cores", "Number of cores"];
@@ -90,21 +90,15 @@ pub(super) fn parse(tables: &[Table]) -> Result<Parsed, ImportError> {
                     host.disks.push((format!("disk {}", i + 1), size));
                 }
             }
-            if host.cpus.is_none() && !problems.iter().any(|p| p.starts_with("Cores")) {
-                problems.push("no core count (Cores)".to_owned());
-            }
-            if host.memory_bytes.is_none() && !problems.iter().any(|p| p.starts_with("Memory")) {
-                problems.push("no memory size (Memory (In MB))".to_owned());
-            }
-            if problems.is_empty() {
-                parsed.hosts.push(host);
-            } else {
-                parsed.bad.push(BadRow {
-                    file: t.file.clone(),
-                    line: row.line,
-                    reason: format!("`{name}`: {}", problems.join("; ")),
-                });
-            }
+            parsed.finish_row(
+                host,
+                problems,
+                &Required {
+                    cpus: ("Cores", "no core count (Cores)"),
+                    memory: ("Memory", "no memory size (Memory (In MB))"),
+                },
+                (&t.file, row.line, name),
+            );
         }
     }
     Ok(parsed)

@@ -8,7 +8,7 @@ use super::table::Table;
 use super::value::{
     GIB, MIB, parse_count, parse_number, parse_percent, parse_size, parse_time, parse_uuid,
 };
-use super::{BadRow, ImportError, ImportedHost, Parsed, cell, fqdn_of};
+use super::{BadRow, ImportError, ImportedHost, Parsed, Required, cell, fqdn_of};
 
 /// Columns copied to labels of the same name.
 pub const LABEL_COLUMNS: &[&str] = &["site", "role", "owner", "department", "environment"];
@@ -105,21 +105,15 @@ pub(super) fn parse(tables: &[Table]) -> Result<Parsed, ImportError> {
                     host.labels.insert((*label).to_owned(), v.to_owned());
                 }
             }
-            if host.cpus.is_none() && !problems.iter().any(|p| p.starts_with("cpus")) {
-                problems.push("no cpus".to_owned());
-            }
-            if host.memory_bytes.is_none() && !problems.iter().any(|p| p.starts_with("memory")) {
-                problems.push("no memory_mib".to_owned());
-            }
-            if problems.is_empty() {
-                parsed.hosts.push(host);
-            } else {
-                parsed.bad.push(BadRow {
-                    file: t.file.clone(),
-                    line: row.line,
-                    reason: format!("`{name}`: {}", problems.join("; ")),
-                });
-            }
+            parsed.finish_row(
+                host,
+                problems,
+                &Required {
+                    cpus: ("cpus", "no cpus"),
+                    memory: ("memory", "no memory_mib"),
+                },
+                (&t.file, row.line, name),
+            );
         }
     }
     Ok(parsed)

@@ -206,6 +206,44 @@ pub struct Parsed {
     pub ignored: Vec<BadRow>,
 }
 
+/// What every format requires of a row: a CPU count and a memory size. Each is
+/// (problem prefix that already covers it, problem to add when it is missing).
+pub(crate) struct Required {
+    pub cpus: (&'static str, &'static str),
+    pub memory: (&'static str, &'static str),
+}
+
+impl Parsed {
+    /// Keeps `host` when its row had no problem (after adding the missing required
+    /// fields to `problems`), else records the row as bad: one place for the three
+    /// readers.
+    pub(crate) fn finish_row(
+        &mut self,
+        host: ImportedHost,
+        mut problems: Vec<String>,
+        required: &Required,
+        (file, line, name): (&str, u64, &str),
+    ) {
+        for (missing, (covered_by, problem)) in [
+            (host.cpus.is_none(), required.cpus),
+            (host.memory_bytes.is_none(), required.memory),
+        ] {
+            if missing && !problems.iter().any(|p| p.starts_with(covered_by)) {
+                problems.push(problem.to_owned());
+            }
+        }
+        if problems.is_empty() {
+            self.hosts.push(host);
+        } else {
+            self.bad.push(BadRow {
+                file: file.to_owned(),
+                line,
+                reason: format!("`{name}`: {}", problems.join("; ")),
+            });
+        }
+    }
+}
+
 /// Reads `files` in `format`. Fails only when nothing could be read (no file readable,
 /// a required column missing); bad rows are in [`Parsed::bad`].
 pub fn parse(format: Format, files: &[ImportFile]) -> Result<Parsed, ImportError> {

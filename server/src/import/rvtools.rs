@@ -10,7 +10,7 @@ use estate_protocol::VirtualizationKind;
 
 use super::table::{Row, Table, normalise};
 use super::value::{MIB, parse_count, parse_number, parse_size, parse_time, parse_uuid};
-use super::{BadRow, ImportError, ImportedHost, Parsed, cell, fqdn_of};
+use super::{BadRow, ImportError, ImportedHost, Parsed, Required, cell, fqdn_of};
 
 const VM: &[&str] = &["VM", "VM Name", "Name"];
 const POWERSTATE: &[&str] = &["Powerstate", "Power State"];
@@ -261,21 +261,15 @@ pub(super) fn parse(tables: &[Table]) -> Result<Parsed, ImportError> {
             host.cpu_model = h.get(ht.col(CPU_MODEL)).map(str::to_owned);
             host.cpu_mhz = h.get(ht.col(SPEED)).and_then(|s| parse_number(s).ok());
         }
-        if host.cpus.is_none() && !problems.iter().any(|p| p.starts_with("CPUs")) {
-            problems.push("no CPU count (CPUs)".to_owned());
-        }
-        if host.memory_bytes.is_none() && !problems.iter().any(|p| p.starts_with("Memory")) {
-            problems.push("no memory size (Memory)".to_owned());
-        }
-        if problems.is_empty() {
-            parsed.hosts.push(host);
-        } else {
-            parsed.bad.push(BadRow {
-                file: t.file.clone(),
-                line: row.line,
-                reason: format!("`{name}`: {}", problems.join("; ")),
-            });
-        }
+        parsed.finish_row(
+            host,
+            problems,
+            &Required {
+                cpus: ("CPUs", "no CPU count (CPUs)"),
+                memory: ("Memory", "no memory size (Memory)"),
+            },
+            (&t.file, row.line, name),
+        );
     }
     Ok(parsed)
 }
