@@ -262,9 +262,41 @@ fn the_windows_agent_runs_under_wine_and_reports_what_wine_presents() {
         .filter(|e| e.kind == CollectorErrorKind::Unsupported)
         .map(|e| e.collector.as_str())
         .collect();
-    for name in ["disks", "gpus"] {
-        assert!(unsupported.contains(&name), "{name}: {unsupported:?}");
+    assert_eq!(
+        unsupported,
+        ["gpus"],
+        "only GPUs are not collected on Windows"
+    );
+    // Physical disks: Wine has no Storage namespace (MSFT_PhysicalDisk), so they come
+    // from Win32_DiskDrive with that said, or the collector fails naming both classes.
+    match &inv.disks {
+        Some(disks) => assert!(
+            disks.iter().all(|d| d.name.starts_with("PhysicalDrive")),
+            "{disks:?}"
+        ),
+        None => assert!(
+            report
+                .collector_errors
+                .iter()
+                .any(|e| e.collector == "disks" && e.message.contains("Win32_DiskDrive")),
+            "{:?}",
+            report.collector_errors
+        ),
     }
+    // The utilisation sampler reads GetSystemTimes and GlobalMemoryStatusEx, which Wine
+    // implements: CPU and memory come from the burst.
+    let utilisation = report.utilisation.as_ref().expect("utilisation section");
+    assert!(utilisation.samples_taken >= 1, "{utilisation:?}");
+    let cpu_busy = utilisation.cpu_busy_ratio.as_ref().expect("cpu busy ratio");
+    assert!((0.0..=1.0).contains(&cpu_busy.max), "{cpu_busy:?}");
+    let memory_used = utilisation
+        .memory_used_ratio
+        .as_ref()
+        .expect("memory used ratio");
+    assert!(
+        memory_used.mean > 0.0 && memory_used.mean <= 1.0,
+        "{memory_used:?}"
+    );
     // Wine has no BitLocker WMI provider: the item is unknown and names the class.
     if let Some(security) = &inv.security {
         match &security.disk_encryption {

@@ -25,3 +25,28 @@ pub use other::*;
 
 #[cfg(not(target_os = "linux"))]
 mod unsupported;
+
+/// Model or vendor strings (matched case-insensitively as substrings) of disks a
+/// hypervisor provides: QEMU/KVM (and virtio's Windows driver, `Red Hat VirtIO`), VMware,
+/// Hyper-V (`Virtual Disk`, vendor `Msft`), VirtualBox, Xen's Windows PV driver, AWS EBS,
+/// Google persistent disks.
+pub const VIRTUAL_DISK_MARKERS: &[&str] = &[
+    "qemu",
+    "virtio",
+    "vmware",
+    "virtual disk",
+    "msft",
+    "vbox",
+    "xensrc",
+    "amazon elastic block store",
+    "nvme_card-pd",
+    "persistentdisk",
+];
+
+/// Whether a disk's model or vendor string marks it as a hypervisor's disk.
+pub fn virtual_disk_marked(s: Option<&str>) -> bool {
+    s.is_some_and(|s| {
+        let s = s.to_ascii_lowercase();
+        VIRTUAL_DISK_MARKERS.iter().any(|m| s.contains(m))
+    })
+}

@@ -30,6 +30,7 @@ pub fn statvfs(_path: &Path) -> io::Result<FsStats> {
 }
 
 /// System-wide counters for the sampler: not read on this platform yet.
+#[cfg(not(windows))]
 pub mod counters {
     use crate::root::SysRoot;
     use crate::sampler::Counters;

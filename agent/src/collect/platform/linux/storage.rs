@@ -33,20 +33,6 @@ const SYS_BLOCK: &str = "/sys/block";
 /// marks a purely virtual block device, whatever its name.
 pub const SKIPPED_PREFIXES: &[&str] = &["loop", "ram", "zram", "dm-", "md", "nbd", "fd"];
 
-/// Model or vendor strings (matched case-insensitively as substrings) of disks a
-/// hypervisor provides: QEMU/KVM, VMware, Hyper-V (`Virtual Disk`, vendor `Msft`),
-/// VirtualBox, AWS EBS, Google persistent disks.
-pub const VIRTUAL_DISK_MARKERS: &[&str] = &[
-    "qemu",
-    "vmware",
-    "virtual disk",
-    "msft",
-    "vbox",
-    "amazon elastic block store",
-    "nvme_card-pd",
-    "persistentdisk",
-];
-
 /// Collects whole block devices from `/sys/block`.
 #[derive(Debug)]
 pub struct DisksCollector;
@@ -145,12 +131,7 @@ pub fn disk_kind(
     vendor: Option<&str>,
     rotational: Option<bool>,
 ) -> DiskKind {
-    let marked = |s: Option<&str>| {
-        s.is_some_and(|s| {
-            let s = s.to_ascii_lowercase();
-            VIRTUAL_DISK_MARKERS.iter().any(|m| s.contains(m))
-        })
-    };
+    let marked = crate::collect::platform::virtual_disk_marked;
     if name.starts_with("vd") || name.starts_with("xvd") || marked(model) || marked(vendor) {
         DiskKind::Virtual
     } else if name.starts_with("nvme") {

@@ -1,21 +1,25 @@
 //! Windows collectors, in two layers.
 //!
 //! - **Parsing and mapping, compiled on every platform**: each collector (`os`,
-//!   `hardware`, `software`, `services`, `ports` for `listening`, `security`) asks a
+//!   `hardware`, `disks`, `software`, `services`, `ports` for `listening`, `security`) asks a
 //!   [`source::Source`] for registry keys, WMI classes, the SCM's services, the TCP/UDP
 //!   tables, the process list and the Administrators group, and turns the answers into
 //!   the protocol's sections. Their tests run on Linux against recorded machines
 //!   ([`recorded`], fixtures in `agent/tests/fixtures/windows/`).
 //! - **Reading, Windows only** (`live`): the [`source::Source`] that asks the running
 //!   system through the `windows` crate (registry, SCM, IP helper, NetAPI) and the `wmi`
-//!   crate (COM), and `system`, the CPU, memory, volume and network collectors that
-//!   sysinfo serves. A call that fails (as many do under Wine) becomes a collector
-//!   error naming the call, never a panic.
+//!   crate (COM); `system`, the CPU, memory, volume and network collectors that
+//!   sysinfo serves; and `counters`, the utilisation sampler's system-wide counters
+//!   (`GetSystemTimes`, `GlobalMemoryStatusEx`, `IOCTL_DISK_PERFORMANCE`, `GetIfTable2`).
+//!   A call that fails (as many do under Wine) becomes a collector error naming the
+//!   call, never a panic.
 //!
-//! Disks (physical drives) and GPUs are not collected on Windows yet and say so.
+//! GPUs are not collected on Windows yet and say so.
 //! `docs/windows.md` lists what each collector reads and which need administrator rights.
 
 pub mod cim;
+pub mod counters;
+pub mod disks;
 pub mod hardware;
 pub mod os;
 pub mod ports;
@@ -47,6 +51,7 @@ pub fn source_collectors(source: Arc<dyn Source>) -> Vec<Arc<dyn Collector>> {
     vec![
         Arc::new(os::OsCollector::new(Arc::clone(&source))),
         Arc::new(hardware::HardwareCollector::new(Arc::clone(&source))),
+        Arc::new(disks::DisksCollector::new(Arc::clone(&source))),
         Arc::new(software::SoftwareCollector::new(Arc::clone(&source))),
         Arc::new(services::ServicesCollector::new(Arc::clone(&source))),
         Arc::new(ports::ListeningCollector::new(Arc::clone(&source))),
@@ -55,7 +60,7 @@ pub fn source_collectors(source: Arc<dyn Source>) -> Vec<Arc<dyn Collector>> {
 }
 
 #[cfg(windows)]
-pub use super::unsupported::{counters, rapl, release_free_memory, statvfs, tune_allocator};
+pub use super::unsupported::{rapl, release_free_memory, statvfs, tune_allocator};
 #[cfg(windows)]
 pub use system::own_usage;
 
@@ -68,7 +73,6 @@ pub fn collectors() -> Vec<Arc<dyn Collector>> {
     list.extend([
         Arc::new(system::CpuCollector::new(source)) as Arc<dyn Collector>,
         Arc::new(system::MemoryCollector),
-        Arc::new(Unsupported("disks")),
         Arc::new(system::FilesystemsCollector),
         Arc::new(system::NetworkCollector),
         Arc::new(Unsupported("gpus")),
@@ -112,6 +116,7 @@ mod tests {
             let (inv, errors) = run_all(source_collectors(source), &ctx());
             assert!(inv.os.is_some(), "{m}: {errors:?}");
             assert!(inv.hardware.is_some(), "{m}: {errors:?}");
+            assert!(inv.disks.as_ref().is_some_and(|d| !d.is_empty()), "{m}");
             assert!(
                 inv.software
                     .as_ref()
@@ -145,11 +150,50 @@ mod tests {
             vec![
                 ("os", 20),
                 ("hardware", 20),
+                ("disks", 20),
                 ("software", 5),
                 ("services", 5),
                 ("listening", 5),
                 ("security", 20),
             ]
+        );
+    }
+
+    #[test]
+    fn disks_fall_back_to_win32_diskdrive_without_the_storage_namespace() {
+        let base = Arc::new(RecordedSource::fixture(recorded::WIN11_DESKTOP));
+        let without = Overridden {
+            base,
+            registry: None,
+            failing_wmi: BTreeMap::from([(
+                "MSFT_PhysicalDisk",
+                SourceError::unavailable(
+                    r"WMI ROOT\Microsoft\Windows\Storage MSFT_PhysicalDisk",
+                    "invalid namespace (0x8004100E)",
+                ),
+            )]),
+        };
+        let collector = disks::DisksCollector::new(Arc::new(without));
+        let collected = collector.collect(&ctx()).unwrap();
+        let crate::collect::Section::Disks(list) = collected.section else {
+            panic!("not the disks section")
+        };
+        let kinds: Vec<(&str, estate_protocol::DiskKind)> =
+            list.iter().map(|d| (d.name.as_str(), d.kind)).collect();
+        // Win32_DiskDrive has no media type, and neither model names one: both unknown.
+        assert_eq!(
+            kinds,
+            [
+                ("PhysicalDrive0", estate_protocol::DiskKind::Unknown),
+                ("PhysicalDrive1", estate_protocol::DiskKind::Unknown)
+            ]
+        );
+        assert_eq!(collected.problems.len(), 1, "{:?}", collected.problems);
+        assert!(
+            collected.problems[0].contains("MSFT_PhysicalDisk")
+                && collected.problems[0].contains("Win32_DiskDrive"),
+            "{:?}",
+            collected.problems
         );
     }
 

@@ -33,7 +33,7 @@ use super::registry::{self, RegRead, Registry};
 use super::security::admins::{ADMINISTRATORS_SID, GroupMember};
 use super::services::ScmService;
 use super::source::{RegistryRead, Source, SourceError, WmiQuery};
-use super::{hardware, os, security, software};
+use super::{disks, hardware, os, security, software};
 
 /// The Windows 10 22H2 Pro laptop (Dell Latitude, no BitLocker, SMBv1 on, two users
 /// logged on with per-user installs, a pending reboot).
@@ -61,6 +61,8 @@ pub fn all_queries() -> Vec<WmiQuery> {
         hardware::ENCLOSURE,
         hardware::PRODUCT,
         hardware::TPM,
+        disks::PHYSICAL_DISK,
+        disks::DISK_DRIVE,
         security::bitlocker::QUERY,
         security::antivirus::SECURITY_CENTER,
         security::antivirus::DEFENDER,
