@@ -531,6 +531,7 @@ impl Assessment {
                 .as_ref()
                 .map(|c| serde_json::to_string(&c.compact()))
                 .transpose()?,
+            view_json: Some(crate::report::view::to_json(self)?),
         })
     }
 }

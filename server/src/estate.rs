@@ -310,6 +310,7 @@ remediation = "fix b"
                 .collect(),
             detail_json: String::new(),
             carbon_json: None,
+            view_json: None,
         }
     }
 

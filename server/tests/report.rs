@@ -597,6 +597,119 @@ async fn the_loader_reads_every_host_in_pages_and_keeps_the_order() {
     assert_eq!(loaded.input.scenarios, ["aws-london"]);
 }
 
+/// The report loader reads each host's compact report view where it has one; the report
+/// it gives is the report made from the full stored assessments, factor sources and
+/// all, whether every host, some or none has a view, and when a view is of another
+/// version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_from_report_views_is_the_report_from_full_assessments() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ServerConfig::default();
+    config.storage.backend = Backend::Sqlite(dir.path().join("estate.db"));
+    let store = estate_server::open_store(&config).unwrap();
+    let assessor = Arc::new(Assessor::load(&AssessConfig::default()).unwrap());
+    let mut hosts = Vec::new();
+    for name in REPORTS.iter().chain([&WIN10_LAPTOP]) {
+        let raw = std::fs::read_to_string(manifest_dir().join("tests").join(name)).unwrap();
+        let parsed = estate_server::ingest::parse_report(raw.as_bytes()).unwrap();
+        hosts.push(parsed.host_id.clone());
+        let new = estate_server::ingest::to_new_report(&parsed, raw, parsed.collected_at).unwrap();
+        store.ingest(new).await.unwrap();
+        estate_server::pipeline::assess_host(store.as_ref(), &assessor, &parsed.host_id)
+            .await
+            .unwrap();
+    }
+    let report = || async {
+        let options = estate_server::report::load::LoadOptions {
+            now: AT.parse().unwrap(),
+            title: "t".to_owned(),
+            scenario: None,
+            previous: None,
+        };
+        let loaded =
+            estate_server::report::load::from_store(store.as_ref(), &assessor, options, &|_, _| {})
+                .await
+                .unwrap();
+        assert!(loaded.unassessed.is_empty());
+        estate_server::report::build(&loaded.input)
+    };
+    // Every host has a view (the assessments were just made).
+    let mut records = Vec::new();
+    for host in &hosts {
+        let (record, _) = store.assessment(host.clone()).await.unwrap().unwrap();
+        records.push(record);
+    }
+    let page = store.assessment_details(None, 100).await.unwrap();
+    assert!(
+        page.iter()
+            .all(|r| r.view_json.is_some() && r.detail_json.is_empty()),
+        "the page read gives views, not details"
+    );
+    let from_views = report().await;
+    assert_eq!(from_views.summary.hosts, hosts.len());
+    assert!(!from_views.assumptions.factors.is_empty());
+    for f in &from_views.assumptions.factors {
+        assert!(
+            !f.source.is_empty() && !f.unit.is_empty() && f.hosts > 0,
+            "{f:?}"
+        );
+    }
+    // The view is a fraction of the full assessment (here 9 of 26.5 KB: the fixtures'
+    // evidence is long).
+    let view = page[0].view_json.as_deref().unwrap();
+    assert!(
+        view.len() * 2 < records[0].detail_json.len(),
+        "view {} bytes, detail {}",
+        view.len(),
+        records[0].detail_json.len()
+    );
+
+    // The same assessments saved again without views (as before the views existed):
+    // first half of the hosts, then all.
+    let resave = |record: &estate_server::store::AssessmentRecord, view: Option<String>| {
+        let mut copy = record.clone();
+        copy.view_json = view;
+        copy
+    };
+    let stripped = resave(&records[0], None);
+    store.save_assessment(stripped).await.unwrap();
+    let stripped = resave(&records[2], None);
+    store.save_assessment(stripped).await.unwrap();
+    assert_eq!(report().await, from_views, "some hosts with views");
+    for record in &records {
+        store.save_assessment(resave(record, None)).await.unwrap();
+    }
+    assert!(
+        store
+            .assessment_details(None, 100)
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.view_json.is_none() && !r.detail_json.is_empty())
+    );
+    assert_eq!(report().await, from_views, "no host with a view");
+
+    // A view of another version is not read: the host's full assessment is.
+    let view_of = |host: &str| {
+        page.iter()
+            .find(|r| r.host_id == host)
+            .and_then(|r| r.view_json.clone())
+    };
+    for record in &records {
+        let view = view_of(&record.host_id);
+        store.save_assessment(resave(record, view)).await.unwrap();
+    }
+    assert_eq!(report().await, from_views, "views saved again");
+    let view = view_of(&records[1].host_id).unwrap();
+    let other = view.replacen("\"v\":1,", "\"v\":99,", 1);
+    assert_ne!(other, view);
+    store
+        .save_assessment(resave(&records[1], Some(other)))
+        .await
+        .unwrap();
+    assert_eq!(report().await, from_views, "a view of another version");
+}
+
 // ---------------------------------------------------------------------------------
 // Windows: the recorded Windows 10 22H2 laptop (issue 10's acceptance)
 

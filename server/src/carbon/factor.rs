@@ -195,6 +195,16 @@ impl Factors {
         }
     }
 
+    /// Replaces each factor for which `with` gives another (the report loader's
+    /// placeholders for factors it knew only by name).
+    pub fn replace(&mut self, with: impl Fn(&FactorRef) -> Option<FactorRef>) {
+        for f in &mut self.0 {
+            if let Some(other) = with(f) {
+                *f = other;
+            }
+        }
+    }
+
     /// The factors.
     pub fn iter(&self) -> impl Iterator<Item = &FactorRef> {
         self.0.iter()

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::assess::Assessment;
@@ -221,46 +221,67 @@ pub struct CheckOutcome {
     pub evidence: Option<String>,
 }
 
-/// The few facts the report reads (`docs/facts.md` names them).
-#[derive(Debug, Clone, Default, PartialEq)]
+/// The few facts the report reads (`docs/facts.md` names them). Serialised in the
+/// report view ([`crate::report::view`]), absent facts left out.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct HostFacts {
     /// `os.lifecycle.label`: the OS release as the lifecycle table names it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub os_release: Option<String>,
     /// `os.end_of_support`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub os_end_of_support: Option<NaiveDate>,
     /// `os.extended_support_end`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub os_extended_support_end: Option<NaiveDate>,
     /// `hardware.vendor`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hardware_vendor: Option<String>,
     /// `hardware.model`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hardware_model: Option<String>,
     /// `hardware.bios_date`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bios_date: Option<NaiveDate>,
     /// `hardware.hardware_age_days` (physical hosts only).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hardware_age_days: Option<i64>,
     /// `utilisation.cpu_p95_ratio_series`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cpu_p95_ratio: Option<f64>,
     /// `utilisation.memory_p95_ratio_series`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_p95_ratio: Option<f64>,
     /// `utilisation.series_span_seconds` in days.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub history_days: Option<f64>,
     /// `hardware.memory_bytes`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_bytes: Option<u64>,
     /// `hardware.cpu_threads`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cpu_threads: Option<u64>,
     /// `storage.min_available_ratio`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub min_available_ratio: Option<f64>,
     /// `storage.min_available_mount`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub min_available_mount: Option<String>,
     /// `agent.stale`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stale: Option<bool>,
     /// `hardware.cpu_model`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cpu_model: Option<String>,
     /// `security.tpm2`: a TPM 2.0 is present.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tpm2: Option<bool>,
     /// `security.uefi`: the host boots through UEFI (Secure Boot capable).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub uefi: Option<bool>,
     /// `storage.total_bytes`: the size of the host's filesystems together.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub storage_total_bytes: Option<u64>,
 }
 
@@ -461,37 +482,91 @@ struct DetailFactor<'a> {
 /// One copy of each distinct factor read back from stored estimates: every host's
 /// estimate lists the same few dozen factors (each with its source's full title), so
 /// 100,000 estimates share them instead of holding 3 million copies.
+///
+/// Estimates read from report views ([`crate::report::view`]) name their factors
+/// without unit and source: those are interned as *placeholders* (unit and source
+/// empty), each noted with the first host whose estimate used it, for the loader to
+/// resolve from that host's full assessment.
 #[derive(Debug, Default)]
 pub struct FactorInterner {
     by_hash: HashMap<u64, Vec<FactorRef>>,
+    /// The host whose assessment is being read (for [`FactorInterner::placeholder`]).
+    current_host: String,
+    /// Placeholders made, each with the host it was first seen on.
+    placeholders: Vec<(FactorRef, String)>,
 }
 
 impl FactorInterner {
     fn intern(&mut self, f: &DetailFactor<'_>) -> FactorRef {
+        self.intern_parts(&f.name, f.value, &f.unit, &f.source, &f.version)
+            .0
+    }
+
+    /// The shared factor with these parts, and whether it was made just now.
+    fn intern_parts(
+        &mut self,
+        name: &str,
+        value: f64,
+        unit: &str,
+        source: &str,
+        version: &str,
+    ) -> (FactorRef, bool) {
         // The name, value and version tell factors apart; unit and source are compared
         // only within a bucket (they are long and rarely differ).
-        let mut hasher = DefaultHasher::new();
-        (&*f.name, f.value.to_bits(), &*f.version).hash(&mut hasher);
-        let bucket = self.by_hash.entry(hasher.finish()).or_default();
+        let bucket = self
+            .by_hash
+            .entry(factor_hash(name, value, version))
+            .or_default();
         let same = |r: &&FactorRef| {
-            r.name == f.name
-                && r.value.to_bits() == f.value.to_bits()
-                && r.version == f.version
-                && r.unit == f.unit
-                && r.source == f.source
+            r.name == name
+                && r.value.to_bits() == value.to_bits()
+                && r.version == version
+                && r.unit == unit
+                && r.source == source
         };
         if let Some(known) = bucket.iter().find(same) {
-            return known.clone();
+            return (known.clone(), false);
         }
         let made = FactorRef::new(Factor {
-            name: f.name.clone().into_owned(),
-            value: f.value,
-            unit: f.unit.clone().into_owned(),
-            source: f.source.clone().into_owned(),
-            version: f.version.clone().into_owned(),
+            name: name.to_owned(),
+            value,
+            unit: unit.to_owned(),
+            source: source.to_owned(),
+            version: version.to_owned(),
         });
         bucket.push(made.clone());
+        (made, true)
+    }
+
+    /// Names the host whose assessment is read next (placeholders note it).
+    pub fn reading(&mut self, host_id: &str) {
+        self.current_host.clear();
+        self.current_host.push_str(host_id);
+    }
+
+    /// The placeholder for a factor known only by name, value and version.
+    pub fn placeholder(&mut self, name: &str, value: f64, version: &str) -> FactorRef {
+        let (made, new) = self.intern_parts(name, value, "", "", version);
+        if new {
+            self.placeholders
+                .push((made.clone(), self.current_host.clone()));
+        }
         made
+    }
+
+    /// The placeholders made, each with the first host whose estimate used it, and every
+    /// complete factor read.
+    pub fn into_parts(self) -> (Vec<(FactorRef, String)>, Vec<FactorRef>) {
+        let placeholders = self.placeholders;
+        let made: std::collections::HashSet<usize> =
+            placeholders.iter().map(|(p, _)| p.addr()).collect();
+        let complete = self
+            .by_hash
+            .into_values()
+            .flatten()
+            .filter(|f| !made.contains(&f.addr()))
+            .collect();
+        (placeholders, complete)
     }
 
     /// How many distinct factors.
@@ -503,6 +578,61 @@ impl FactorInterner {
     pub fn is_empty(&self) -> bool {
         self.by_hash.is_empty()
     }
+}
+
+/// The evidence of a result as the report shows it: none for a pass or a check that
+/// does not apply, the error for an error, else the evidence as one line (or the error
+/// that kept it from being computed).
+pub(crate) fn evidence_line(
+    status: Status,
+    evidence: Option<&Json>,
+    error: Option<&str>,
+) -> Option<String> {
+    match (status, error, evidence) {
+        (Status::Pass | Status::NotApplicable, _, _) => None,
+        (Status::Error, Some(e), _) => Some(e.to_owned()),
+        (_, _, Some(v)) => Some(evidence_text(v)),
+        (_, Some(e), None) => Some(e.to_owned()),
+        (_, None, None) => None,
+    }
+}
+
+/// The hash that buckets factors: name, value and version.
+fn factor_hash(name: &str, value: f64, version: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    (name, value.to_bits(), version).hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The factors of a stored assessment's estimate, complete (for resolving the
+/// placeholders of report views).
+pub fn detail_factors(json: &str) -> Result<Vec<Factor>, serde_json::Error> {
+    #[derive(Deserialize)]
+    struct Only<'a> {
+        #[serde(default, borrow)]
+        carbon: Option<OnlyCarbon<'a>>,
+    }
+    #[derive(Deserialize)]
+    struct OnlyCarbon<'a> {
+        #[serde(default, borrow)]
+        factors: Vec<DetailFactor<'a>>,
+    }
+    let only: Only<'_> = serde_json::from_str(json)?;
+    Ok(only
+        .carbon
+        .map(|c| {
+            c.factors
+                .into_iter()
+                .map(|f| Factor {
+                    name: f.name.into_owned(),
+                    value: f.value,
+                    unit: f.unit.into_owned(),
+                    source: f.source.into_owned(),
+                    version: f.version.into_owned(),
+                })
+                .collect()
+        })
+        .unwrap_or_default())
 }
 
 fn outcome(
@@ -517,13 +647,7 @@ fn outcome(
         check: *index.get(id)?,
         status,
         credit,
-        evidence: match (status, error, evidence) {
-            (Status::Pass | Status::NotApplicable, _, _) => None,
-            (Status::Error, Some(e), _) => Some(e.to_owned()),
-            (_, _, Some(v)) => Some(evidence_text(v)),
-            (_, Some(e), None) => Some(e.to_owned()),
-            (_, None, None) => None,
-        },
+        evidence: evidence_line(status, evidence, error),
     })
 }
 

@@ -1,5 +1,6 @@
 //! Filling a [`ReportInput`] from the store: every host, with its stored assessment
-//! (score, check results, facts and carbon estimate, from the assessment's JSON). Hosts
+//! (score, check results, facts and carbon estimate, from the assessment's compact report
+//! view, [`crate::report::view`], or from its full JSON where it has no view). Hosts
 //! with no stored assessment, or one made with another profile, are listed so the caller
 //! can assess them (the offline command does; the collector's schedule leaves them
 //! unscored until its worker gets to them).
@@ -14,11 +15,13 @@ use chrono::{DateTime, Utc};
 use tokio::task::JoinHandle;
 
 use crate::assess::Assessor;
+use crate::carbon::{Factor, FactorRef};
 use crate::report::changes::PreviousReport;
 use crate::report::input::{
     CheckIndex, CheckInfo, FactorInterner, HostAssessment, ReportHost, ReportInput, ReportSettings,
-    check_index,
+    check_index, detail_factors,
 };
+use crate::report::view::ViewError;
 use crate::store::{AssessmentRecord, HostRecord, Store, StoreError};
 
 /// The title of a report when none is given.
@@ -93,7 +96,39 @@ const PARSE_AHEAD: usize = 2;
 
 /// A page's assessments as the report needs them, by host id: `None` for a host whose
 /// stored assessment was made with another profile.
-type ParsedPage = Vec<(String, Option<HostAssessment>)>;
+struct ParsedPage {
+    hosts: Vec<(String, Option<HostAssessment>)>,
+    /// Hosts whose report view could not be read (another version): their full
+    /// assessment is read on its own afterwards.
+    retry: Vec<String>,
+    /// The page's placeholder factors (from views), each with a host that used it.
+    placeholders: Vec<(FactorRef, String)>,
+    /// The page's complete factors (from full assessments).
+    complete: Vec<FactorRef>,
+}
+
+/// Parses one stored assessment, from its view when it has one.
+fn parse_one(
+    stored: &AssessmentRecord,
+    index: &CheckIndex,
+    factors: &mut FactorInterner,
+) -> Result<Option<(String, HostAssessment)>, LoadError> {
+    let stored_err = |message: String| LoadError::Stored {
+        host: stored.host_id.clone(),
+        message,
+    };
+    if let Some(view) = &stored.view_json {
+        factors.reading(&stored.host_id);
+        return match HostAssessment::from_view_json(view, index, factors) {
+            Ok(parsed) => Ok(Some(parsed)),
+            Err(ViewError::Version(_)) => Ok(None),
+            Err(e) => Err(stored_err(format!("report view: {e}"))),
+        };
+    }
+    HostAssessment::from_detail_json_shared(&stored.detail_json, index, factors)
+        .map(Some)
+        .map_err(|e| stored_err(e.to_string()))
+}
 
 /// Parses one page of stored assessments (CPU only, on the blocking pool).
 fn parse_page(
@@ -103,26 +138,96 @@ fn parse_page(
     scenario: Option<&str>,
 ) -> Result<ParsedPage, LoadError> {
     let mut factors = FactorInterner::default();
-    page.into_iter()
-        .map(|stored| {
-            let (made_with, mut a) =
-                HostAssessment::from_detail_json_shared(&stored.detail_json, index, &mut factors)
-                    .map_err(|e| LoadError::Stored {
-                    host: stored.host_id.clone(),
-                    message: e.to_string(),
-                })?;
-            if made_with != profile {
-                return Ok((stored.host_id, None));
+    let mut hosts = Vec::with_capacity(page.len());
+    let mut retry = Vec::new();
+    for stored in page {
+        match parse_one(&stored, index, &mut factors)? {
+            None => retry.push(stored.host_id),
+            Some((made_with, _)) if made_with != profile => hosts.push((stored.host_id, None)),
+            Some((_, mut a)) => {
+                keep_scenario(&mut a, scenario);
+                hosts.push((stored.host_id, Some(a)));
             }
-            keep_scenario(&mut a, scenario);
-            Ok((stored.host_id, Some(a)))
+        }
+    }
+    let (placeholders, complete) = factors.into_parts();
+    Ok(ParsedPage {
+        hosts,
+        retry,
+        placeholders,
+        complete,
+    })
+}
+
+/// A factor's identity: name, value (bits) and version.
+type FactorKey = (String, u64, String);
+
+fn key(f: &Factor) -> FactorKey {
+    (f.name.clone(), f.value.to_bits(), f.version.clone())
+}
+
+/// Gives the factors of estimates read from report views their unit and source: from a
+/// full assessment read in the same load where there is one, else from the full stored
+/// assessment of a host that used the factor (a few hosts for the whole estate: most
+/// hosts share most factors). Then swaps each placeholder for the complete factor in
+/// every estimate.
+async fn resolve_factors(
+    store: &dyn Store,
+    assessed: &mut HashMap<String, HostAssessment>,
+    placeholders: Vec<(FactorRef, String)>,
+    complete: Vec<FactorRef>,
+) -> Result<(), LoadError> {
+    if placeholders.is_empty() {
+        return Ok(());
+    }
+    let mut known: HashMap<FactorKey, FactorRef> =
+        complete.into_iter().map(|f| (key(&f), f)).collect();
+    let mut fetch: Vec<&str> = Vec::new();
+    for (p, host) in &placeholders {
+        if !known.contains_key(&key(p)) && !fetch.contains(&host.as_str()) {
+            fetch.push(host);
+        }
+    }
+    for host in fetch {
+        let Some((record, _)) = store.assessment(host.to_owned()).await? else {
+            continue;
+        };
+        let factors = detail_factors(&record.detail_json).map_err(|e| LoadError::Stored {
+            host: host.to_owned(),
+            message: e.to_string(),
+        })?;
+        for f in factors {
+            known.entry(key(&f)).or_insert_with(|| FactorRef::new(f));
+        }
+    }
+    let swap: HashMap<usize, FactorRef> = placeholders
+        .iter()
+        .map(|(p, _)| {
+            let resolved = known.get(&key(p)).cloned().unwrap_or_else(|| {
+                // The host was re-assessed with other factors between its view and its
+                // full assessment being read: the factor stays, its source unknown.
+                FactorRef::new(Factor {
+                    source: "unknown: the stored estimate changed while the report was read"
+                        .to_owned(),
+                    ..Factor::clone(p)
+                })
+            });
+            (p.addr(), resolved)
         })
-        .collect()
+        .collect();
+    for a in assessed.values_mut() {
+        if let Some(c) = a.carbon.as_mut() {
+            c.factors.replace(|f| swap.get(&f.addr()).cloned());
+        }
+    }
+    Ok(())
 }
 
 /// Reads every host and its stored assessment: the hosts in one query, the assessments a
-/// page of [`PAGE_HOSTS`] at a time, each page parsed on the blocking pool while the
-/// next is read. `progress(done, total)` is called as assessments are read.
+/// page of [`PAGE_HOSTS`] at a time (each host's compact report view where it has one,
+/// else its full assessment), each page parsed on the blocking pool while the next is
+/// read; then the factors the views only name are resolved. `progress(done, total)` is
+/// called as assessments are read.
 pub async fn from_store(
     store: &dyn Store,
     assessor: &Assessor,
@@ -138,6 +243,9 @@ pub async fn from_store(
     let total = records.len() as u64;
 
     let mut assessed: HashMap<String, HostAssessment> = HashMap::with_capacity(records.len());
+    let mut placeholders = Vec::new();
+    let mut complete = Vec::new();
+    let mut retry = Vec::new();
     let mut read = 0_u64;
     let mut parsing: VecDeque<JoinHandle<Result<ParsedPage, LoadError>>> = VecDeque::new();
     let mut after: Option<String> = None;
@@ -162,11 +270,31 @@ pub async fn from_store(
                     host: String::new(),
                     message: format!("parser task failed: {e}"),
                 })??;
-                assessed.extend(page.into_iter().filter_map(|(h, a)| Some((h, a?))));
+                assessed.extend(page.hosts.into_iter().filter_map(|(h, a)| Some((h, a?))));
+                placeholders.extend(page.placeholders);
+                complete.extend(page.complete);
+                retry.extend(page.retry);
             }
             progress(read.min(total), total);
         }
     }
+    // Views of another version: the full assessment, one host at a time (after an
+    // upgrade, until the hosts are assessed again).
+    for host in retry {
+        let Some((record, _)) = store.assessment(host.clone()).await? else {
+            continue;
+        };
+        let (made_with, mut a) = HostAssessment::from_detail_json(&record.detail_json, &index)
+            .map_err(|e| LoadError::Stored {
+                host: host.clone(),
+                message: e.to_string(),
+            })?;
+        if made_with == *profile {
+            keep_scenario(&mut a, scenario.as_deref());
+            assessed.insert(host, a);
+        }
+    }
+    resolve_factors(store, &mut assessed, placeholders, complete).await?;
 
     let mut hosts = Vec::with_capacity(records.len());
     let mut unassessed = Vec::new();

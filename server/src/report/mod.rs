@@ -19,6 +19,7 @@ pub mod model;
 pub mod output;
 pub mod render;
 pub mod schedule;
+pub mod view;
 pub mod windows11;
 
 #[cfg(test)]

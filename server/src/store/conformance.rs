@@ -89,6 +89,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     assessments_track_status_changes(store.as_ref()).await;
     carbon_estimates_follow_the_latest_assessment(store.as_ref()).await;
     assessment_details_page_by_host_id(store.as_ref()).await;
+    report_views_follow_the_latest_assessment(store.as_ref()).await;
     energy_totals_count_each_report_once(store.as_ref()).await;
     concurrent_writes_are_grouped(Arc::clone(&store), 200).await;
 }
@@ -454,6 +455,7 @@ fn assessment(host: &str, minutes: i64, statuses: &[(&str, &str)]) -> Assessment
             .collect(),
         detail_json: format!("{{\"at\":{minutes}}}"),
         carbon_json: None,
+        view_json: None,
     }
 }
 
@@ -639,6 +641,76 @@ pub async fn assessment_details_page_by_host_id(store: &dyn Store) {
     );
     let first = ok(store.assessment_details(None, 1).await, "first page");
     assert_eq!(first.len(), 1, "no cursor starts at the first host");
+}
+
+/// The report view is saved with its assessment and replaced or removed with it (never
+/// by an older one); the report's page read gives the view instead of the detail where
+/// there is one, and the detail otherwise.
+pub async fn report_views_follow_the_latest_assessment(store: &dyn Store) {
+    let with = |host: &str, minutes: i64, view: Option<&str>| AssessmentRecord {
+        view_json: view.map(str::to_owned),
+        ..assessment(host, minutes, &[("a", "pass")])
+    };
+    let page = || async {
+        let page = ok(
+            store
+                .assessment_details(Some("view-".to_owned()), 100)
+                .await,
+            "page",
+        );
+        page.into_iter()
+            .filter(|r| r.host_id.starts_with("view-"))
+            .map(|r| (r.host_id, r.view_json, r.detail_json))
+            .collect::<Vec<_>>()
+    };
+    let s = |t: &str| t.to_owned();
+    ok(
+        store
+            .save_assessment(with("view-a", 0, Some("{\"v\":0}")))
+            .await,
+        "a",
+    );
+    ok(store.save_assessment(with("view-b", 0, None)).await, "b");
+    assert_eq!(
+        page().await,
+        [
+            (s("view-a"), Some(s("{\"v\":0}")), String::new()),
+            (s("view-b"), None, s("{\"at\":0}")),
+        ]
+    );
+    // A newer assessment replaces the view; an older one changes nothing; a newer one
+    // without a view removes it (the detail is read again).
+    ok(
+        store
+            .save_assessment(with("view-b", 5, Some("{\"v\":5}")))
+            .await,
+        "b newer",
+    );
+    ok(
+        store
+            .save_assessment(with("view-b", 3, Some("{\"v\":3}")))
+            .await,
+        "b late",
+    );
+    ok(
+        store.save_assessment(with("view-a", 5, None)).await,
+        "a cleared",
+    );
+    assert_eq!(
+        page().await,
+        [
+            (s("view-a"), None, s("{\"at\":5}")),
+            (s("view-b"), Some(s("{\"v\":5}")), String::new()),
+        ]
+    );
+    // The other reads never carry it.
+    let Some((record, _)) = ok(store.assessment(s("view-b")).await, "read") else {
+        panic!("assessment missing")
+    };
+    assert_eq!(record.view_json, None);
+    assert_eq!(record.detail_json, "{\"at\":5}");
+    let all = ok(store.assessments().await, "all");
+    assert!(all.iter().all(|a| a.view_json.is_none()));
 }
 
 /// A host's energy total is the sum of its stored reports' `energy_joules`: a duplicate

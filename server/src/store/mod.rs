@@ -235,6 +235,13 @@ pub struct AssessmentRecord {
     /// [`Store::assessment`]), not by [`Store::assessments`].
     #[serde(skip)]
     pub carbon_json: Option<String>,
+    /// The compact view a report reads (`report::view`: statuses, evidence of what did
+    /// not pass, the report's facts, the estimate with its factors named, not spelled
+    /// out), as JSON; `None` for an assessment saved without one. Kept in a table of its
+    /// own beside the assessment, replaced or removed with it; read back only by
+    /// [`Store::assessment_details`].
+    #[serde(skip)]
+    pub view_json: Option<String>,
 }
 
 /// One host's stored carbon estimate (the compact copy saved with its assessment).
@@ -357,9 +364,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Every host's assessment without `detail_json` and `carbon_json`, by host id (for
     /// fleet counts).
     fn assessments(&self) -> StoreFuture<'_, Vec<AssessmentRecord>>;
-    /// One page of stored assessments with their `detail_json` (`statuses` and
-    /// `carbon_json` left empty): at most `limit` hosts whose id sorts after `after`, by
-    /// host id. What a report reads, one query per page instead of one per host.
+    /// One page of stored assessments for a report: at most `limit` hosts whose id sorts
+    /// after `after`, by host id, each with its `view_json` when it has one and otherwise
+    /// its `detail_json` (empty when the view is there: the detail is not read at all);
+    /// `statuses` and `carbon_json` left empty. One query per page instead of one per host.
     fn assessment_details(
         &self,
         after: Option<String>,

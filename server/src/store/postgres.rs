@@ -350,6 +350,7 @@ fn assessment_row(row: &Row) -> Result<AssessmentRecord, tokio_postgres::Error> 
             .collect(),
         detail_json: row.try_get("detail_json")?,
         carbon_json: row.try_get("carbon_json")?,
+        view_json: row.try_get("view_json")?,
     })
 }
 
@@ -637,7 +638,8 @@ impl Store for PostgresStore {
             let stmt = client
                 .prepare_cached(
                     "SELECT a.host_id, a.assessed_at, a.profile, a.score, a.band, a.detail_json,
-                        a.carbon_json, s.check_ids, s.statuses, s.sinces
+                        a.carbon_json, NULL::text AS view_json, s.check_ids, s.statuses,
+                        s.sinces
                      FROM assessments a CROSS JOIN LATERAL (
                         SELECT array_agg(c.check_id ORDER BY c.check_id) AS check_ids,
                             array_agg(c.status ORDER BY c.check_id) AS statuses,
@@ -672,7 +674,8 @@ impl Store for PostgresStore {
             let stmt = client
                 .prepare_cached(
                     "SELECT a.host_id, a.assessed_at, a.profile, a.score, a.band,
-                        '' AS detail_json, NULL::text AS carbon_json, s.check_ids, s.statuses
+                        '' AS detail_json, NULL::text AS carbon_json, NULL::text AS view_json,
+                        s.check_ids, s.statuses
                      FROM assessments a LEFT JOIN (
                         SELECT host_id, array_agg(check_id ORDER BY check_id) AS check_ids,
                             array_agg(status ORDER BY check_id) AS statuses
@@ -698,11 +701,15 @@ impl Store for PostgresStore {
             let client = self.client().await?;
             let stmt = client
                 .prepare_cached(
-                    "SELECT host_id, assessed_at, profile, score, band, detail_json,
-                        NULL::text AS carbon_json, NULL::text[] AS check_ids,
+                    // The CASE detoasts `detail_json` only for a host without a view.
+                    "SELECT a.host_id, a.assessed_at, a.profile, a.score, a.band,
+                        CASE WHEN v.view_json IS NULL THEN a.detail_json ELSE '' END
+                            AS detail_json,
+                        NULL::text AS carbon_json, v.view_json, NULL::text[] AS check_ids,
                         NULL::text[] AS statuses
-                     FROM assessments WHERE $1::text IS NULL OR host_id > $1
-                     ORDER BY host_id LIMIT $2",
+                     FROM assessments a LEFT JOIN report_views v ON v.host_id = a.host_id
+                     WHERE $1::text IS NULL OR a.host_id > $1
+                     ORDER BY a.host_id LIMIT $2",
                 )
                 .await
                 .map_err(db)?;

@@ -115,6 +115,18 @@ const MIGRATIONS: &[(i64, &str)] = &[
         (SELECT SUM(MAX(energy_joules, 0)) FROM series WHERE series.host_id = hosts.host_id),
         0);",
     ),
+    (
+        5,
+        // The report's compact view of each assessment, in a table of its own: SQLite
+        // keeps a row's columns in one record, so a column after `detail_json` (18 KB,
+        // spilling over four or five overflow pages) can only be read by walking them.
+        // Assessments saved before this have no view until their next assessment; the
+        // report reads their detail instead.
+        "CREATE TABLE report_views (
+        host_id TEXT PRIMARY KEY,
+        view_json TEXT NOT NULL
+    );",
+    ),
 ];
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -633,6 +645,17 @@ fn apply_assessment(conn: &Connection, a: &AssessmentRecord) -> rusqlite::Result
             a.carbon_json
         ],
     )?;
+    match &a.view_json {
+        Some(view) => conn.execute(
+            "INSERT INTO report_views (host_id, view_json) VALUES (?1, ?2)
+             ON CONFLICT (host_id) DO UPDATE SET view_json = excluded.view_json",
+            params![a.host_id, view],
+        )?,
+        None => conn.execute(
+            "DELETE FROM report_views WHERE host_id = ?1",
+            params![a.host_id],
+        )?,
+    };
     let previous: Vec<(String, String)> = {
         let mut stmt =
             conn.prepare("SELECT check_id, status FROM check_status WHERE host_id = ?1")?;
@@ -728,6 +751,7 @@ fn assessment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AssessmentRecord> {
         statuses: Default::default(),
         detail_json: r.get(5)?,
         carbon_json: r.get(6)?,
+        view_json: r.get(7)?,
     })
 }
 
@@ -937,7 +961,7 @@ impl Store for SqliteStore {
             let Some(mut record) = c
                 .query_row(
                     "SELECT host_id, assessed_at, profile, score, band, detail_json,
-                        carbon_json
+                        carbon_json, NULL
                      FROM assessments WHERE host_id = ?1",
                     params![host_id],
                     assessment_row,
@@ -971,8 +995,8 @@ impl Store for SqliteStore {
     fn assessments(&self) -> StoreFuture<'_, Vec<AssessmentRecord>> {
         self.read(|c| {
             let mut stmt = c.prepare(
-                "SELECT host_id, assessed_at, profile, score, band, '', NULL FROM assessments
-                 ORDER BY host_id",
+                "SELECT host_id, assessed_at, profile, score, band, '', NULL, NULL
+                 FROM assessments ORDER BY host_id",
             )?;
             let mut records = stmt
                 .query_map([], assessment_row)?
@@ -1003,9 +1027,15 @@ impl Store for SqliteStore {
     ) -> StoreFuture<'_, Vec<AssessmentRecord>> {
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT host_id, assessed_at, profile, score, band, detail_json, NULL
-                 FROM assessments WHERE ?1 IS NULL OR host_id > ?1
-                 ORDER BY host_id LIMIT ?2",
+                // The CASE reads `detail_json` only for a host without a view: SQLite
+                // loads a column when the expression needs it, and the assessment's
+                // other columns sit before it, on the row's first page.
+                "SELECT a.host_id, a.assessed_at, a.profile, a.score, a.band,
+                    CASE WHEN v.view_json IS NULL THEN a.detail_json ELSE '' END, NULL,
+                    v.view_json
+                 FROM assessments a LEFT JOIN report_views v ON v.host_id = a.host_id
+                 WHERE ?1 IS NULL OR a.host_id > ?1
+                 ORDER BY a.host_id LIMIT ?2",
             )?;
             stmt.query_map(params![after, limit], assessment_row)?
                 .collect()

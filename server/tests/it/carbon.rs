@@ -634,6 +634,7 @@ async fn the_host_carbon_api_says_why_there_is_no_estimate() {
         statuses: BTreeMap::new(),
         detail_json: json!({"carbon": null, "readiness": null}).to_string(),
         carbon_json: None,
+        view_json: None,
     };
     store.save_assessment(record).await.unwrap();
     let (status, body) = read("/api/v1/hosts/stored/carbon".to_owned()).await;

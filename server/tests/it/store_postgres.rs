@@ -232,6 +232,7 @@ fn shared_assessment(host: &str, i: i64) -> AssessmentRecord {
         statuses,
         detail_json: format!("{{\"i\":{i}}}"),
         carbon_json: Some(format!("{{\"i\":{i}}}")),
+        view_json: Some(format!("{{\"v\":{i}}}")),
     }
 }
 
@@ -269,7 +270,24 @@ async fn two_collectors_save_assessments_of_one_host_consistently() {
         let expected = shared_assessment(host, newest);
         for store in [&a, &b] {
             let (record, statuses) = store.assessment(host.to_owned()).await.unwrap().unwrap();
-            assert_eq!(record, expected, "{host}: the newest assessment is kept");
+            // The single-host read does not carry the report view; the page read does.
+            let without_view = AssessmentRecord {
+                view_json: None,
+                ..expected.clone()
+            };
+            assert_eq!(
+                record, without_view,
+                "{host}: the newest assessment is kept"
+            );
+            let page = store
+                .assessment_details(Some(host.trim_end_matches(char::is_numeric).to_owned()), 3)
+                .await
+                .unwrap();
+            let view = page
+                .iter()
+                .find(|r| r.host_id == host)
+                .and_then(|r| r.view_json.clone());
+            assert_eq!(view, expected.view_json, "{host}: the newest view is kept");
             let current: BTreeMap<_, _> = statuses
                 .iter()
                 .map(|s| (s.check_id.clone(), s.status.clone()))

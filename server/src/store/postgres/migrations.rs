@@ -104,6 +104,14 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
           WHERE energy_joules IS NOT NULL GROUP BY host_id) s
     WHERE s.host_id = h.host_id;"#,
     ),
+    (
+        4,
+        // The report's compact view of each assessment (as in SQLite's migration 5).
+        r#"CREATE TABLE report_views (
+        host_id TEXT COLLATE "C" PRIMARY KEY,
+        view_json TEXT NOT NULL
+    );"#,
+    ),
 ];
 
 /// Connects once (outside the pool) and applies the pending migrations.

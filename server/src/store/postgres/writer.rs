@@ -399,7 +399,8 @@ const ASSESSED_SQL: &str = "SELECT
         ARRAY(SELECT status FROM check_status WHERE host_id = $1 ORDER BY check_id)";
 
 /// Writes an assessment in one statement: the assessment upsert, the transitions (in
-/// array order, so ties keep their order), the changed statuses and the removed ones.
+/// array order, so ties keep their order), the changed statuses and the removed ones,
+/// and the report view (replaced, or removed when the assessment has none).
 const ASSESS_SQL: &str = "WITH assessment AS (
         INSERT INTO assessments (host_id, assessed_at, profile, score, band, detail_json,
             carbon_json)
@@ -421,7 +422,13 @@ const ASSESS_SQL: &str = "WITH assessment AS (
         ON CONFLICT (host_id, check_id) DO UPDATE SET status = excluded.status,
             since = excluded.since),
     removed AS (
-        DELETE FROM check_status WHERE host_id = $1::text AND check_id = ANY($12::text[]))
+        DELETE FROM check_status WHERE host_id = $1::text AND check_id = ANY($12::text[])),
+    view_set AS (
+        INSERT INTO report_views (host_id, view_json)
+        SELECT $1::text, $14::text WHERE $14::text IS NOT NULL
+        ON CONFLICT (host_id) DO UPDATE SET view_json = excluded.view_json),
+    view_cleared AS (
+        DELETE FROM report_views WHERE host_id = $1::text AND $14::text IS NULL)
     SELECT 1";
 
 /// Stores an assessment unless the stored one is newer (then 0): a transition for every
@@ -468,7 +475,7 @@ async fn apply_assessment(
             removed.push(check);
         }
     }
-    let params: [&(dyn ToSql + Sync); 13] = [
+    let params: [&(dyn ToSql + Sync); 14] = [
         &a.host_id,
         &a.assessed_at,
         &a.profile,
@@ -482,6 +489,7 @@ async fn apply_assessment(
         &changed_statuses,
         &removed,
         &a.carbon_json,
+        &a.view_json,
     ];
     let stmt = tx.prepare_cached(ASSESS_SQL).await?;
     tx.execute(&stmt, &params).await?;
