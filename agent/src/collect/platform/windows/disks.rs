@@ -91,15 +91,8 @@ pub fn from_physical_disk(obj: &CimObject) -> Option<Disk> {
     } else {
         media_kind(cim::uint(obj, "MediaType"))
     };
-    Some(Disk {
-        name: format!("PhysicalDrive{number}"),
-        model,
-        vendor,
-        serial: cim::string(obj, "SerialNumber"),
-        size_bytes: cim::uint(obj, "Size").unwrap_or(0),
-        kind,
-        removable: matches!(bus, Some(BUS_USB | BUS_SD | BUS_MMC)),
-    })
+    let removable = matches!(bus, Some(BUS_USB | BUS_SD | BUS_MMC));
+    Some(disk(obj, number, model, vendor, kind, removable))
 }
 
 /// One `Win32_DiskDrive` instance; `None` without an index.
@@ -124,17 +117,30 @@ pub fn from_disk_drive(obj: &CimObject) -> Option<Disk> {
         .unwrap_or_default()
         .to_ascii_lowercase();
     let interface = cim::string(obj, "InterfaceType").unwrap_or_default();
-    Some(Disk {
+    let removable = media.contains("removable")
+        || media.contains("external")
+        || interface.eq_ignore_ascii_case("USB");
+    Some(disk(obj, number, model, vendor, kind, removable))
+}
+
+/// A disk from what either class gives; serial and size read the same in both.
+fn disk(
+    obj: &CimObject,
+    number: u64,
+    model: Option<String>,
+    vendor: Option<String>,
+    kind: DiskKind,
+    removable: bool,
+) -> Disk {
+    Disk {
         name: format!("PhysicalDrive{number}"),
         model,
         vendor,
         serial: cim::string(obj, "SerialNumber"),
         size_bytes: cim::uint(obj, "Size").unwrap_or(0),
         kind,
-        removable: media.contains("removable")
-            || media.contains("external")
-            || interface.eq_ignore_ascii_case("USB"),
-    })
+        removable,
+    }
 }
 
 /// The disks in `list`, by device number, and a note for each instance without one.
