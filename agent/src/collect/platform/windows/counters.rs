@@ -14,7 +14,7 @@
 //!   Where no interface is backed by hardware (a container), every interface but
 //!   loopback and the filter layers counts.
 //!
-//! The decisions are plain functions tested on every platform; only [`read`] and the
+//! The decisions are plain functions tested on every platform; only `read` and the
 //! calls behind it are Windows-only.
 
 use crate::sampler::{CpuTimes, IoCounter, MemoryUse};
