@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{TimeZone, Utc};
-use estate_server::checks::{Catalogue, differential};
+use estate_server::checks::{Catalogue, Profiles, Waivers, differential};
 
 fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -73,26 +73,43 @@ fn report_regressions_are_refused_or_accepted_without_panicking() {
 }
 
 #[test]
-fn config_and_check_file_regressions_give_located_errors() {
-    for target in ["config", "checks"] {
-        for (path, bytes) in inputs(target) {
-            let Ok(text) = std::str::from_utf8(&bytes) else {
-                continue;
-            };
-            if let Err(e) = estate_server::config::ServerConfig::parse(text, "fuzz/server.toml") {
-                assert!(
-                    e.to_string().contains("fuzz/server.toml"),
-                    "{}: {e}",
-                    path.display()
-                );
-            }
-            if let Err(e) = Catalogue::parse(&[("fuzz/checks/fuzz.toml", text)]) {
-                assert!(
-                    e.to_string().contains("fuzz.toml"),
-                    "{}: {e}",
-                    path.display()
-                );
-            }
+fn config_regressions_give_located_errors() {
+    for (path, bytes) in inputs("config") {
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            continue;
+        };
+        if let Err(e) = estate_server::config::ServerConfig::parse(text, "fuzz/server.toml") {
+            assert!(
+                e.to_string().contains("fuzz/server.toml"),
+                "{}: {e}",
+                path.display()
+            );
+        }
+    }
+}
+
+/// As the `checks` target reads its input: a first byte `p` picks the profile loader,
+/// `w` the waiver loader, anything else the catalogue loader on the whole input.
+#[test]
+fn check_file_regressions_give_located_errors() {
+    let shipped =
+        Catalogue::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/checks")).unwrap();
+    for (path, bytes) in inputs("checks") {
+        let (loader, rest) = match bytes.split_first() {
+            Some((b'p', rest)) => (b'p', rest),
+            Some((b'w', rest)) => (b'w', rest),
+            _ => (b'c', &bytes[..]),
+        };
+        let Ok(text) = std::str::from_utf8(rest) else {
+            continue;
+        };
+        let error = match loader {
+            b'p' => Profiles::parse(&[("fuzz/profiles/fuzz.toml", text)], &shipped).err(),
+            b'w' => Waivers::parse(text, "fuzz/waivers.toml", &shipped).err(),
+            _ => Catalogue::parse(&[("fuzz/checks/fuzz.toml", text)]).err(),
+        };
+        if let Some(e) = error {
+            assert!(e.to_string().contains("fuzz"), "{}: {e}", path.display());
         }
     }
 }
