@@ -282,27 +282,49 @@ fn windows_hosts_look_like_the_windows_agents_reports() {
             version.ends_with("H2") || version.len() == 4 || version.starts_with("6."),
             "{version}"
         );
-        // What the Windows agent does not collect, and what it cannot send.
-        assert!(inv.disks.is_none() && inv.gpus.is_none());
+        // What the Windows agent collects, does not collect, and cannot send.
+        let disks = inv.disks.as_ref().unwrap();
+        assert!(
+            !disks.is_empty() && disks.iter().all(|d| d.name.starts_with("PhysicalDrive")),
+            "{disks:?}"
+        );
+        assert!(inv.gpus.is_none());
         let errors: Vec<(&str, &str)> = report
             .collector_errors
             .iter()
             .map(|e| (e.collector.as_str(), e.message.as_str()))
             .collect();
         assert!(
-            errors.contains(&("disks", "not supported on this platform")),
+            errors.contains(&("gpus", "not supported on this platform")),
             "{errors:?}"
         );
         assert!(
-            errors
+            !errors
                 .iter()
-                .any(|(c, m)| *c == "hardware" && m.contains("TPM"))
+                .any(|(c, _)| *c == "disks" || *c == "hardware")
         );
         assert!(
             errors
                 .iter()
-                .any(|(c, m)| *c == "security" && m.contains("SMBv1 server"))
+                .any(|(c, m)| *c == "security" && m.contains("BitLocker C:\\"))
         );
+        // SMBv1, Remote Desktop, the administrators, antivirus state and the TPM travel
+        // in `security.windows`, as the Windows agent sends them.
+        let windows_security = inv
+            .security
+            .as_ref()
+            .and_then(|s| s.windows.as_ref())
+            .expect("security.windows");
+        assert!(windows_security.smb1.value().is_some());
+        assert!(windows_security.remote_desktop.value().is_some());
+        let admins = windows_security.local_administrators.value().unwrap();
+        assert!(
+            admins
+                .members
+                .iter()
+                .any(|m| m.ends_with("\\Administrator"))
+        );
+        assert!(windows_security.tpm.value().is_some());
         let mut sorted = errors.clone();
         sorted.sort();
         assert_eq!(sorted, errors, "sorted by collector");

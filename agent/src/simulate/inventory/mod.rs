@@ -156,14 +156,14 @@ pub fn inventory(
         hardware: Some(machine::hardware(&ctx)),
         cpu: Some(machine::cpu(&ctx)),
         memory: Some(machine::memory(&ctx)),
-        // The Windows agent has no disks or GPU collector yet (`collector_errors` says so).
-        disks: (!windows).then(|| storage::disks(&ctx)),
+        disks: Some(storage::disks(&ctx)),
         filesystems: Some(filesystems),
         network: Some(network),
         software: Some(Software::new(software, packages)),
         services: Some(services),
         listening: Some(listening),
         security: Some(security),
+        // The Windows agent has no GPU collector yet (`collector_errors` says so).
         gpus: (!windows).then(|| machine::gpus(&ctx)),
     }
 }
@@ -187,9 +187,9 @@ fn context<'a>(
 }
 
 /// The `collector_errors` the agent sends with each report of this host: none on Linux;
-/// on Windows what the Windows agent collects but cannot send in Report v1 (TPM, edition,
-/// SMB1, Remote Desktop, local administrators, antivirus state, BitLocker per volume) and
-/// the collectors it lacks (disks, GPUs).
+/// on Windows what the Windows agent collects but cannot send in Report v1 (edition,
+/// update revision, BitLocker per volume, service accounts) and the collector it lacks
+/// (GPUs).
 pub fn collector_errors(
     seed: u64,
     profile: &HostProfile,
@@ -203,7 +203,7 @@ pub fn collector_errors(
     }
     let ctx = context(seed, profile, anchor, revision, now, sequence);
     let filesystems = storage::filesystems(&ctx);
-    security::windows_collector_errors(&ctx, &filesystems, sequence)
+    security::windows_collector_errors(&ctx, &filesystems)
 }
 
 /// `estate_protocol::Software` from its parts (sources, sorted packages).

@@ -1,9 +1,10 @@
-//! The security section, and what the Windows agent collects but cannot send
-//! (`collector_errors`).
+//! The security section (with `security.windows` as the Windows agent reads it), and
+//! what the Windows agent collects but cannot send (`collector_errors`).
 
 use estate_protocol::{
-    AutomaticUpdates, CollectorError, CollectorErrorKind, DiskEncryption, Filesystem, Firewall,
-    Known, SecureBoot, Security, SshConfig, TimeSync,
+    AntivirusProduct, AutomaticUpdates, CollectorError, CollectorErrorKind, DiskEncryption,
+    Filesystem, Firewall, Known, LocalAdministrators, RemoteDesktop, SecureBoot, Security, Smb1,
+    SshConfig, TimeSync, Tpm, WindowsSecurity,
 };
 
 use super::Ctx;
@@ -101,7 +102,7 @@ pub(crate) fn security(ctx: &Ctx<'_>, filesystems: &[Filesystem]) -> Security {
                 value: automatic_updates,
             },
             antivirus,
-            windows: None,
+            windows: Some(windows_security(ctx)),
         };
     }
     let deb = p.os.packages == PackageFormat::Deb;
@@ -201,7 +202,6 @@ pub(crate) fn security(ctx: &Ctx<'_>, filesystems: &[Filesystem]) -> Security {
 pub(crate) fn windows_collector_errors(
     ctx: &Ctx<'_>,
     filesystems: &[Filesystem],
-    sequence: u64,
 ) -> Vec<CollectorError> {
     let p = ctx.p;
     let t = &p.traits;
@@ -214,31 +214,6 @@ pub(crate) fn windows_collector_errors(
         collector: collector.to_owned(),
         kind: CollectorErrorKind::Unsupported,
         message: "not supported on this platform".to_owned(),
-    };
-    let on_off = |b: bool| if b { "on" } else { "off" };
-    let server = p.class.is_server();
-
-    // hardware: the TPM.
-    let tpm = match p.platform {
-        Platform::Physical(model) if model.year >= 2017 => {
-            let maker = if p.cpu.vendor == "AuthenticAMD" {
-                "AMD"
-            } else if server {
-                "NTC"
-            } else {
-                "INTC"
-            };
-            format!("2.0 ({maker}, ready)")
-        }
-        Platform::Physical(_) if !server => "1.2 (IFX, ready)".to_owned(),
-        Platform::Physical(_) => "absent".to_owned(),
-        Platform::Virtual { cluster, efi } => match cluster.hypervisor {
-            catalogue::Hypervisor::HyperV if efi => "2.0 (MSFT, ready)".to_owned(),
-            catalogue::Hypervisor::Vmware if efi && p.os.year >= 2021 => {
-                "2.0 (VMW, ready)".to_owned()
-            }
-            _ => "absent".to_owned(),
-        },
     };
 
     // os: the edition, the update revision and why a reboot is pending.
@@ -258,66 +233,8 @@ pub(crate) fn windows_collector_errors(
         );
     }
 
-    // security: SMB1, Remote Desktop, local administrators, antivirus, BitLocker.
-    let mut security = vec![format!(
-        "SMBv1 server {}, client {}",
-        on_off(t.smb1),
-        on_off(t.smb1)
-    )];
-    security.push(if t.rdp {
-        format!(
-            "Remote Desktop on, {}",
-            if t.rdp_nla {
-                "NLA required"
-            } else {
-                "NLA not required"
-            }
-        )
-    } else {
-        "Remote Desktop off".to_owned()
-    });
-    let mut admins = vec![
-        "COUNCIL\\Domain Admins".to_owned(),
-        format!("{}\\Administrator", p.hostname),
-    ];
-    if t.neglected && !server {
-        admins.push(format!("COUNCIL\\user{:05}", p.index % 100_000));
-    }
-    if server {
-        admins.push("COUNCIL\\ICT Server Admins".to_owned());
-    }
-    admins.sort();
-    security.push(format!(
-        "{} local administrators ({})",
-        admins.len(),
-        admins.join(", ")
-    ));
-    if let Some(name) = antivirus_name(p) {
-        let mut volatile = ctx.volatile_rng(60 + (sequence % 7));
-        let mut words = vec![format!("{name} on")];
-        if name != "CrowdStrike Falcon" {
-            let days = if t.neglected {
-                volatile.range_u64(20, 200)
-            } else {
-                volatile.range_u64(0, 2)
-            };
-            if !server {
-                words.push(
-                    if t.neglected {
-                        "definitions out of date"
-                    } else {
-                        "definitions up to date"
-                    }
-                    .to_owned(),
-                );
-            }
-            words.push(format!(
-                "signatures {days} day{} old",
-                if days == 1 { "" } else { "s" }
-            ));
-        }
-        security.push(words.join(", "));
-    }
+    // security: BitLocker per volume (the rest travels in `security.windows`).
+    let mut security = Vec::new();
     for fs in filesystems {
         let protected = t.encrypted && fs.mount_point == "C:\\";
         security.push(if protected {
@@ -334,12 +251,7 @@ pub(crate) fn windows_collector_errors(
     }
 
     vec![
-        unsupported("disks"),
         unsupported("gpus"),
-        partial(
-            "hardware",
-            format!("collected but not sent, Report v1 has no field for it: TPM {tpm}"),
-        ),
         partial(
             "os",
             format!(
@@ -350,7 +262,7 @@ pub(crate) fn windows_collector_errors(
         partial(
             "security",
             format!(
-                "collected but not sent, Report v1 has no field for them: {}",
+                "collected but not sent, Report v1 has no field for it: {}",
                 security.join("; ")
             ),
         ),
@@ -360,4 +272,128 @@ pub(crate) fn windows_collector_errors(
                 .to_owned(),
         ),
     ]
+}
+
+/// The host's TPM as `Win32_Tpm` gives it: 2.0 on physical machines from 2017 on, 1.2 on
+/// older clients, none on older servers; a virtual TPM on Hyper-V generation 2 VMs and on
+/// recent VMware VMs with EFI firmware.
+fn tpm(p: &HostProfile) -> Tpm {
+    let present = |version: &str, manufacturer: &str| Tpm {
+        present: true,
+        version: Some(version.to_owned()),
+        manufacturer: Some(manufacturer.to_owned()),
+        ready: Some(true),
+    };
+    let absent = Tpm {
+        present: false,
+        version: None,
+        manufacturer: None,
+        ready: None,
+    };
+    let server = p.class.is_server();
+    match p.platform {
+        Platform::Physical(model) if model.year >= 2017 => {
+            let maker = if p.cpu.vendor == "AuthenticAMD" {
+                "AMD"
+            } else if server {
+                "NTC"
+            } else {
+                "INTC"
+            };
+            present("2.0", maker)
+        }
+        Platform::Physical(_) if !server => present("1.2", "IFX"),
+        Platform::Physical(_) => absent,
+        Platform::Virtual { cluster, efi } => match cluster.hypervisor {
+            catalogue::Hypervisor::HyperV if efi => present("2.0", "MSFT"),
+            catalogue::Hypervisor::Vmware if efi && p.os.year >= 2021 => present("2.0", "VMW"),
+            _ => absent,
+        },
+    }
+}
+
+/// `security.windows`, with the evidence the Windows agent gives.
+fn windows_security(ctx: &Ctx<'_>) -> WindowsSecurity {
+    let p = ctx.p;
+    let t = &p.traits;
+    let server = p.class.is_server();
+    let installed = |on: bool, start: u32| {
+        if on {
+            format!("installed (Start = {start})")
+        } else {
+            "not installed".to_owned()
+        }
+    };
+    let smb1 = Smb1 {
+        server: t.smb1,
+        client: t.smb1,
+        evidence: vec![
+            format!("SMB1 server (srv) driver {}", installed(t.smb1, 3)),
+            if t.smb1 {
+                "LanmanServer\\Parameters SMB1 not set (on by default)".to_owned()
+            } else {
+                "LanmanServer\\Parameters SMB1 = 0".to_owned()
+            },
+            format!("SMB1 client (mrxsmb10) driver {}", installed(t.smb1, 2)),
+        ],
+    };
+    let remote_desktop = RemoteDesktop {
+        enabled: t.rdp,
+        nla_required: t.rdp_nla,
+        port: Some(3389),
+        evidence: vec![
+            format!("fDenyTSConnections = {} (local)", u8::from(!t.rdp)),
+            format!("UserAuthentication = {} (local)", u8::from(t.rdp_nla)),
+        ],
+    };
+    let mut members = vec![
+        "COUNCIL\\Domain Admins".to_owned(),
+        format!("{}\\Administrator", p.hostname),
+    ];
+    if t.neglected && !server {
+        members.push(format!("COUNCIL\\user{:05}", p.index % 100_000));
+    }
+    if server {
+        members.push("COUNCIL\\ICT Server Admins".to_owned());
+    }
+    members.sort();
+    // Security Center on clients; Defender's own status on servers. A product found only
+    // by its process (CrowdStrike) has no signature state to report.
+    let antivirus_products = antivirus_name(p)
+        .filter(|name| *name != "CrowdStrike Falcon")
+        .filter(|name| !server || name.contains("Defender"))
+        .map(|name| {
+            let days = if t.neglected {
+                ctx.rng(61).range_u64(20, 200)
+            } else {
+                ctx.rng(61).range_u64(0, 2)
+            };
+            AntivirusProduct {
+                name: name.to_owned(),
+                enabled: true,
+                up_to_date: (!server).then_some(!t.neglected),
+                signature_age_days: Some(u32::try_from(days).unwrap_or(u32::MAX)),
+                source: if server {
+                    "MSFT_MpComputerStatus".to_owned()
+                } else {
+                    "Security Center".to_owned()
+                },
+            }
+        })
+        .into_iter()
+        .collect();
+    WindowsSecurity {
+        smb1: Known::Known { value: smb1 },
+        remote_desktop: Known::Known {
+            value: remote_desktop,
+        },
+        local_administrators: Known::Known {
+            value: LocalAdministrators {
+                members,
+                builtin_administrator: true,
+            },
+        },
+        antivirus_products,
+        tpm: Known::Known { value: tpm(p) },
+    }
 }
