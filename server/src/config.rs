@@ -797,5 +797,10 @@ mod tests {
     fn line_col_counts_from_one() {
         assert_eq!(located::line_col("a\nbc", 3), (2, 2));
         assert_eq!(located::line_col("abc", 0), (1, 1));
+        // Past the end is the end; inside a character is its start (the fuzzer found an
+        // offset inside `é` on the second line that underflowed the column).
+        assert_eq!(located::line_col("ab", 9), (1, 3));
+        assert_eq!(located::line_col("a\nxé\nz", 4), (2, 2));
+        assert_eq!(located::line_col("a\nxé\nz", 5), (2, 4));
     }
 }

@@ -63,10 +63,15 @@ fn render_issues(path: &str, issues: &[ConfigIssue]) -> String {
     lines.join("\n")
 }
 
-/// 1-based line and column of a byte offset.
+/// 1-based line and column of a byte offset. An offset past the end counts as the end;
+/// one inside a character as that character's start (offsets computed inside a decoded
+/// string, whose escapes are shorter or longer than their source, can land there).
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = text.get(..offset).unwrap_or(text);
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
     let column = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
     (line, column)
