@@ -22,6 +22,8 @@ use crate::root::FsStats;
 
 /// Every Linux inventory collector.
 pub fn collectors() -> Vec<Arc<dyn Collector>> {
+    // Read by the software and security collectors, once per change of the databases.
+    let packages = Arc::new(software::PackageCache::default());
     vec![
         Arc::new(os::OsCollector),
         Arc::new(hardware::HardwareCollector),
@@ -30,10 +32,10 @@ pub fn collectors() -> Vec<Arc<dyn Collector>> {
         Arc::new(storage::DisksCollector),
         Arc::new(storage::FilesystemsCollector),
         Arc::new(network::NetworkCollector),
-        Arc::new(software::SoftwareCollector),
+        Arc::new(software::SoftwareCollector::new(Arc::clone(&packages))),
         Arc::new(services::ServicesCollector),
-        Arc::new(ports::ListeningCollector),
-        Arc::new(security::SecurityCollector),
+        Arc::new(ports::ListeningCollector::default()),
+        Arc::new(security::SecurityCollector::new(packages)),
         Arc::new(gpu::GpusCollector),
     ]
 }

@@ -1,15 +1,23 @@
-//! Listening sockets: `/proc/net/{tcp,tcp6,udp,udp6}` and their owners from
-//! `/proc/<pid>/fd`.
+//! Listening sockets: the kernel's socket diagnostics ([`sock_diag`]) on the live system,
+//! else `/proc/net/{tcp,tcp6,udp,udp6}`, and their owners from `/proc/<pid>/fd`.
 //!
 //! This file owns the socket tables' format and the walk of `/proc` that finds which
 //! process holds each listening socket. A TCP socket listens in state `0A` (LISTEN); a
 //! UDP socket "listens" when it is unconnected: state `07` with remote address and
-//! port 0 (what `ss -lu` shows). It must not open anything but `/proc` files, and it
-//! stops walking `/proc` as soon as every listening socket has its owner.
+//! port 0 (what `ss -lu` shows). It must not open anything but `/proc` files and the
+//! diagnostics socket, and it stops walking `/proc` as soon as every listening socket
+//! has its owner.
+//!
+//! Owners are remembered between reports ([`OwnerCache`]): a socket seen before is
+//! checked by reading the one descriptor that held it, and `/proc` is walked only for
+//! sockets that are new or whose descriptor no longer points at them.
+
+pub mod sock_diag;
 
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Mutex;
 
 use estate_protocol::ListeningSocket;
 
@@ -30,8 +38,11 @@ const TCP_LISTEN: &str = "0A";
 const UDP_UNCONNECTED: &str = "07";
 
 /// Collects listening TCP and UDP sockets with their owning process.
-#[derive(Debug)]
-pub struct ListeningCollector;
+#[derive(Debug, Default)]
+pub struct ListeningCollector {
+    /// Owners found by earlier collections.
+    owners: Mutex<OwnerCache>,
+}
 
 impl Collector for ListeningCollector {
     fn name(&self) -> &'static str {
@@ -39,7 +50,12 @@ impl Collector for ListeningCollector {
     }
 
     fn collect(&self, ctx: &Context) -> Result<Collected, CollectError> {
-        let (sockets, problems) = collect_listening(&ctx.root)?;
+        // Plain data: a panic elsewhere while holding it leaves a usable cache.
+        let mut owners = self
+            .owners
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (sockets, problems) = collect_listening_with(&ctx.root, &mut owners)?;
         Ok(Collected::partial(Section::Listening(sockets), problems))
     }
 }
@@ -68,11 +84,26 @@ pub struct RawSocket {
 pub fn collect_listening(
     root: &SysRoot,
 ) -> Result<(Vec<ListeningSocket>, Vec<String>), CollectError> {
+    collect_listening_with(root, &mut OwnerCache::default())
+}
+
+/// [`collect_listening`], remembering owners in `cache` from one call to the next.
+pub fn collect_listening_with(
+    root: &SysRoot,
+    cache: &mut OwnerCache,
+) -> Result<(Vec<ListeningSocket>, Vec<String>), CollectError> {
     let mut problems = Vec::new();
     let mut raw = Vec::new();
     let mut found_any = false;
     let mut first_missing = None;
-    for (protocol, path) in TABLES {
+    for ((protocol, path), table) in TABLES.into_iter().zip(sock_diag::Table::ALL) {
+        if root.is_live()
+            && let Ok(sockets) = sock_diag::dump(table)
+        {
+            found_any = true;
+            raw.extend(sockets);
+            continue;
+        }
         match root.read_optional(path) {
             Ok(Some(text)) => {
                 found_any = true;
@@ -95,7 +126,7 @@ pub fn collect_listening(
     }
 
     let wanted: HashSet<u64> = raw.iter().map(|s| s.inode).filter(|&i| i != 0).collect();
-    let walk = find_owners(root, &wanted)?;
+    let walk = cache.find_owners(root, &wanted)?;
     let mut names: HashMap<u32, Option<String>> = HashMap::new();
     let mut sockets: Vec<(RawSocket, Option<u32>)> = raw
         .into_iter()
@@ -247,13 +278,106 @@ pub struct OwnerWalk {
     pub denied: usize,
 }
 
+/// Where a socket was last found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Holder {
+    /// Descriptor `fd` of process `pid`.
+    Fd { pid: u32, fd: String },
+    /// No process: a walk that could read every process's descriptors did not find it
+    /// (the kernel holds it, as for an NFS server's sockets). A socket nobody holds
+    /// cannot come to be held, so this stays true while the socket exists.
+    Kernel,
+}
+
+/// Owners of listening sockets found by earlier walks, by socket inode.
+///
+/// Walking `/proc/<pid>/fd` reads a link per descriptor of every process; a listening
+/// socket usually lives as long as its daemon, so most reports find the same sockets.
+/// A remembered owner is trusted only after reading its one descriptor again and
+/// finding the same socket there; everything else is walked for, as the first time.
+#[derive(Debug, Default)]
+pub struct OwnerCache {
+    holders: HashMap<u64, Holder>,
+}
+
+impl OwnerCache {
+    /// Finds the lowest pid holding each socket inode in `wanted` (see [`find_owners`]),
+    /// checking remembered owners first and walking `/proc` for the rest. Forgets
+    /// sockets that are no longer wanted.
+    pub fn find_owners(
+        &mut self,
+        root: &SysRoot,
+        wanted: &HashSet<u64>,
+    ) -> Result<OwnerWalk, CollectError> {
+        self.holders.retain(|inode, _| wanted.contains(inode));
+        let mut walk = OwnerWalk::default();
+        let mut unknown = HashSet::new();
+        for &inode in wanted {
+            match self.holders.get(&inode) {
+                Some(Holder::Kernel) => {}
+                Some(Holder::Fd { pid, fd })
+                    if root
+                        .read_link(&format!("/proc/{pid}/fd/{fd}"))
+                        .is_ok_and(|target| {
+                            socket_inode(target.as_os_str().as_encoded_bytes()) == Some(inode)
+                        }) =>
+                {
+                    walk.owners.insert(inode, *pid);
+                }
+                _ => {
+                    unknown.insert(inode);
+                }
+            }
+        }
+        if unknown.is_empty() {
+            return Ok(walk);
+        }
+        let (found, fds) = walk_proc(root, &unknown)?;
+        walk.denied = found.denied;
+        for &inode in &unknown {
+            match found.owners.get(&inode) {
+                Some(&pid) => {
+                    walk.owners.insert(inode, pid);
+                    if let Some(fd) = fds.get(&inode) {
+                        self.holders.insert(
+                            inode,
+                            Holder::Fd {
+                                pid,
+                                fd: fd.clone(),
+                            },
+                        );
+                    }
+                }
+                // Remembered as the kernel's only when nothing was hidden from the walk.
+                None if found.denied == 0 => {
+                    self.holders.insert(inode, Holder::Kernel);
+                }
+                None => {
+                    self.holders.remove(&inode);
+                }
+            }
+        }
+        Ok(walk)
+    }
+}
+
 /// Finds the lowest pid holding each socket inode in `wanted`, walking `/proc/<pid>/fd`
 /// in ascending pid order and stopping once all are found. Processes that vanish
 /// mid-walk are skipped; those whose descriptors are not readable are counted.
 pub fn find_owners(root: &SysRoot, wanted: &HashSet<u64>) -> Result<OwnerWalk, CollectError> {
+    walk_proc(root, wanted).map(|(walk, _)| walk)
+}
+
+/// The walk behind [`find_owners`], also giving the descriptor (in the owner) that
+/// holds each socket found.
+fn walk_proc(
+    root: &SysRoot,
+    wanted: &HashSet<u64>,
+) -> Result<(OwnerWalk, HashMap<u64, String>), CollectError> {
     let mut walk = OwnerWalk::default();
+    let mut fds_of = HashMap::new();
     if wanted.is_empty() {
-        return Ok(walk);
+        return Ok((walk, fds_of));
     }
     let mut pids: Vec<u32> = root
         .read_dir("/proc")?
@@ -283,15 +407,17 @@ pub fn find_owners(root: &SysRoot, wanted: &HashSet<u64>) -> Result<OwnerWalk, C
             };
             if let Some(inode) = socket_inode(target.as_os_str().as_encoded_bytes())
                 && wanted.contains(&inode)
+                && !walk.owners.contains_key(&inode)
             {
-                walk.owners.entry(inode).or_insert(pid);
+                walk.owners.insert(inode, pid);
+                fds_of.insert(inode, fd);
             }
         }
         if walk.owners.len() == wanted.len() {
             break;
         }
     }
-    Ok(walk)
+    Ok((walk, fds_of))
 }
 
 /// The inode of a descriptor link target `socket:[INODE]`.
@@ -308,7 +434,7 @@ mod tests {
     };
 
     fn listening(c: &Context) -> (Vec<ListeningSocket>, Vec<String>) {
-        let collected = ListeningCollector.collect(c).unwrap();
+        let collected = ListeningCollector::default().collect(c).unwrap();
         match collected.section {
             Section::Listening(l) => (l, collected.problems),
             other => panic!("wrong section {other:?}"),
@@ -421,6 +547,59 @@ mod tests {
         assert_eq!(got[0], sock("tcp", "0.0.0.0", 22, Some((1123, "sshd"))));
     }
 
+    fn with_cache(c: &Context, cache: &mut OwnerCache) -> Vec<ListeningSocket> {
+        collect_listening_with(&c.root, cache).unwrap().0
+    }
+
+    #[test]
+    fn remembered_owners_give_the_same_sockets_and_follow_a_socket_that_moved() {
+        let dir = broken_copy(DELL);
+        let c = ctx_at(dir.path());
+        let mut cache = OwnerCache::default();
+        let first = with_cache(&c, &mut cache);
+        assert_eq!(first, listening(&ctx(DELL)).0);
+        assert_eq!(with_cache(&c, &mut cache), first, "from the cache");
+
+        // postgres (1402) hands its listening sockets to a new process, 1500, and closes
+        // its descriptors: the remembered descriptor no longer points at them.
+        remove(dir.path(), "/proc/1402/fd/6");
+        remove(dir.path(), "/proc/1402/fd/7");
+        let fd_dir = dir.path().join("proc/1500/fd");
+        std::fs::create_dir_all(&fd_dir).unwrap();
+        std::os::unix::fs::symlink("socket:[31011]", fd_dir.join("4")).unwrap();
+        std::os::unix::fs::symlink("socket:[31012]", fd_dir.join("5")).unwrap();
+        write(dir.path(), "/proc/1500/comm", b"pg-new\n");
+        let moved = with_cache(&c, &mut cache);
+        assert_eq!(moved, listening(&c).0, "the cache agrees with a fresh walk");
+        assert!(
+            moved
+                .iter()
+                .filter(|s| s.port == 5432)
+                .all(|s| s.pid == Some(1500) && s.process.as_deref() == Some("pg-new")),
+            "{moved:?}"
+        );
+        assert_eq!(with_cache(&c, &mut cache), moved);
+    }
+
+    #[test]
+    fn remembered_owners_are_checked_against_the_descriptor() {
+        // The remembered descriptor now holds something else (the process closed the
+        // socket and reused the number): the walk runs again and finds no owner.
+        let dir = broken_copy(DELL);
+        let c = ctx_at(dir.path());
+        let mut cache = OwnerCache::default();
+        with_cache(&c, &mut cache);
+        remove(dir.path(), "/proc/987/fd");
+        let fd_dir = dir.path().join("proc/987/fd");
+        std::fs::create_dir_all(&fd_dir).unwrap();
+        for fd in 0..8 {
+            std::os::unix::fs::symlink("/dev/null", fd_dir.join(fd.to_string())).unwrap();
+        }
+        let got = with_cache(&c, &mut cache);
+        assert_eq!(got, listening(&c).0);
+        assert_eq!(got.last().unwrap(), &sock("udp", "127.0.0.1", 323, None));
+    }
+
     #[test]
     fn unreadable_comm_keeps_the_pid() {
         let dir = broken_copy(DEBIAN_VM);
@@ -469,7 +648,9 @@ mod tests {
             vec!["/proc/net/udp: missing; udp sockets not listed"]
         );
         remove(dir.path(), "/proc/net/tcp");
-        let err = ListeningCollector.collect(&ctx_at(dir.path())).unwrap_err();
+        let err = ListeningCollector::default()
+            .collect(&ctx_at(dir.path()))
+            .unwrap_err();
         assert!(err.to_string().starts_with("/proc/net/tcp: "), "{err}");
     }
 
@@ -504,6 +685,45 @@ mod tests {
         assert_eq!(mine.pid, Some(std::process::id()));
         assert_eq!(mine.process, Some(own_comm()));
         drop(listener);
+    }
+
+    #[test]
+    fn live_socket_diagnostics_agree_with_the_proc_tables() {
+        if live().is_none() {
+            return;
+        }
+        // Tests running beside this one open and close sockets: retry a few times for
+        // two readings of the same moment.
+        let mut last = String::new();
+        for _ in 0..5 {
+            let mut agree = true;
+            for ((protocol, path), table) in TABLES.into_iter().zip(sock_diag::Table::ALL) {
+                let Ok(from_diag) = sock_diag::dump(table) else {
+                    return; // no inet_diag here: the collector reads /proc
+                };
+                let text = std::fs::read_to_string(path).unwrap_or_default();
+                let mut problems = Vec::new();
+                let from_proc = if text.is_empty() {
+                    Vec::new()
+                } else {
+                    parse_table(&text, protocol, path, &mut problems)
+                };
+                assert_eq!(problems, Vec::<String>::new());
+                let key = |s: &RawSocket| (s.address, s.port, s.inode);
+                let mut a: Vec<_> = from_diag.iter().map(key).collect();
+                let mut b: Vec<_> = from_proc.iter().map(key).collect();
+                a.sort();
+                b.sort();
+                if a != b {
+                    agree = false;
+                    last = format!("{protocol}: sock_diag {a:?}, {path} {b:?}");
+                }
+            }
+            if agree {
+                return;
+            }
+        }
+        panic!("{last}");
     }
 
     #[test]

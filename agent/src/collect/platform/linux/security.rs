@@ -12,6 +12,7 @@ pub mod ssh;
 pub mod updates;
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use estate_protocol::{Known, SecureBoot, Security, TimeSync};
 
@@ -52,8 +53,18 @@ pub const TIME_SYNC_SERVICES: &[(&str, &[&str], &[&str])] = &[
 ];
 
 /// Collects the security posture.
-#[derive(Debug)]
-pub struct SecurityCollector;
+#[derive(Debug, Default)]
+pub struct SecurityCollector {
+    packages: Arc<software::PackageCache>,
+}
+
+impl SecurityCollector {
+    /// A collector reading installed packages through `packages` (shared with the
+    /// software collector).
+    pub fn new(packages: Arc<software::PackageCache>) -> Self {
+        SecurityCollector { packages }
+    }
+}
 
 impl Collector for SecurityCollector {
     fn name(&self) -> &'static str {
@@ -78,7 +89,7 @@ impl Collector for SecurityCollector {
                 None
             }
         };
-        let packages: Option<BTreeSet<String>> = match software::installed_packages(root) {
+        let packages: Option<BTreeSet<String>> = match self.packages.installed_packages(root) {
             Ok((sw, _)) => Some(sw.packages.into_iter().map(|p| p.name).collect()),
             Err(err) => {
                 problems.push(format!("package database: {err}"));
@@ -257,7 +268,7 @@ mod tests {
     use estate_protocol::{AutomaticUpdates, DiskEncryption, Firewall, SshConfig};
 
     fn security(ctx: &Context) -> (Security, Vec<String>) {
-        let c = SecurityCollector.collect(ctx).unwrap();
+        let c = SecurityCollector::default().collect(ctx).unwrap();
         let Section::Security(s) = c.section else {
             panic!("wrong section")
         };
