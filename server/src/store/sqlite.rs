@@ -127,6 +127,64 @@ const MIGRATIONS: &[(i64, &str)] = &[
         view_json TEXT NOT NULL
     );",
     ),
+    (
+        6,
+        // The same for the two other wide columns, which sat in the middle of the rows
+        // every estate-wide read scans: a host's inventory (tens to hundreds of KB) before
+        // its facets and energy total, an assessment's detail (18 KB) before its carbon
+        // estimate. Reading the columns after them walked their overflow pages: 3.2
+        // pages per host for the host list. Moved to tables of their own, read by key
+        // when needed. `hosts` and `assessments` are rebuilt rather than altered: `DROP
+        // COLUMN` rewrites each row where it stands, leaving one small row per page (the
+        // host list of a 100,000-host store stayed 94,000 pages).
+        "CREATE TABLE host_inventories (
+        host_id TEXT PRIMARY KEY,
+        inventory_json TEXT NOT NULL
+    );
+    INSERT INTO host_inventories (host_id, inventory_json)
+        SELECT host_id, inventory_json FROM hosts WHERE inventory_json IS NOT NULL;
+    CREATE TABLE hosts_v6 (
+        host_id TEXT PRIMARY KEY,
+        hostname TEXT NOT NULL,
+        labels_json TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        reported_inventory_hash TEXT NOT NULL,
+        inventory_hash TEXT,
+        inventory_collected_at TEXT,
+        os_family TEXT,
+        os_id TEXT,
+        os_name TEXT,
+        os_version TEXT,
+        machine_kind TEXT,
+        chassis TEXT,
+        energy_joules_total REAL NOT NULL DEFAULT 0
+    );
+    INSERT INTO hosts_v6 SELECT host_id, hostname, labels_json, first_seen, last_seen,
+        reported_inventory_hash, inventory_hash, inventory_collected_at, os_family, os_id,
+        os_name, os_version, machine_kind, chassis, energy_joules_total
+        FROM hosts ORDER BY host_id;
+    DROP TABLE hosts;
+    ALTER TABLE hosts_v6 RENAME TO hosts;
+    CREATE TABLE assessment_details (
+        host_id TEXT PRIMARY KEY,
+        detail_json TEXT NOT NULL
+    );
+    INSERT INTO assessment_details (host_id, detail_json)
+        SELECT host_id, detail_json FROM assessments;
+    CREATE TABLE assessments_v6 (
+        host_id TEXT PRIMARY KEY,
+        assessed_at TEXT NOT NULL,
+        profile TEXT NOT NULL,
+        score REAL,
+        band TEXT,
+        carbon_json TEXT
+    );
+    INSERT INTO assessments_v6 SELECT host_id, assessed_at, profile, score, band, carbon_json
+        FROM assessments ORDER BY host_id;
+    DROP TABLE assessments;
+    ALTER TABLE assessments_v6 RENAME TO assessments;",
+    ),
 ];
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -593,25 +651,32 @@ fn apply_ingest(conn: &Connection, r: &NewReport) -> rusqlite::Result<IngestOutc
     ])?;
     if let Some(inventory) = &r.inventory_json {
         let f = r.facets.clone().unwrap_or_default();
-        conn.prepare_cached(
-            "UPDATE hosts SET inventory_json = ?2, inventory_hash = ?3,
-                inventory_collected_at = ?4, os_family = ?5, os_id = ?6, os_name = ?7,
-                os_version = ?8, machine_kind = ?9, chassis = ?10
-             WHERE host_id = ?1
-               AND (inventory_collected_at IS NULL OR inventory_collected_at <= ?4)",
-        )?
-        .execute(params![
-            r.host_id,
-            inventory,
-            r.inventory_hash,
-            seen,
-            f.os_family,
-            f.os_id,
-            f.os_name,
-            f.os_version,
-            f.machine_kind,
-            f.chassis
-        ])?;
+        let newer = conn
+            .prepare_cached(
+                "UPDATE hosts SET inventory_hash = ?2,
+                    inventory_collected_at = ?3, os_family = ?4, os_id = ?5, os_name = ?6,
+                    os_version = ?7, machine_kind = ?8, chassis = ?9
+                 WHERE host_id = ?1
+                   AND (inventory_collected_at IS NULL OR inventory_collected_at <= ?3)",
+            )?
+            .execute(params![
+                r.host_id,
+                r.inventory_hash,
+                seen,
+                f.os_family,
+                f.os_id,
+                f.os_name,
+                f.os_version,
+                f.machine_kind,
+                f.chassis
+            ])?;
+        if newer > 0 {
+            conn.prepare_cached(
+                "INSERT INTO host_inventories (host_id, inventory_json) VALUES (?1, ?2)
+                 ON CONFLICT (host_id) DO UPDATE SET inventory_json = excluded.inventory_json",
+            )?
+            .execute(params![r.host_id, inventory])?;
+        }
     }
     Ok(IngestOutcome::Stored)
 }
@@ -628,23 +693,26 @@ fn apply_assessment(conn: &Connection, a: &AssessmentRecord) -> rusqlite::Result
         return Ok(0);
     }
     let at = ts(&a.assessed_at);
-    conn.execute(
-        "INSERT INTO assessments (host_id, assessed_at, profile, score, band, detail_json,
-            carbon_json)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+    conn.prepare_cached(
+        "INSERT INTO assessments (host_id, assessed_at, profile, score, band, carbon_json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (host_id) DO UPDATE SET assessed_at = excluded.assessed_at,
             profile = excluded.profile, score = excluded.score, band = excluded.band,
-            detail_json = excluded.detail_json, carbon_json = excluded.carbon_json",
-        params![
-            a.host_id,
-            at,
-            a.profile,
-            a.score,
-            a.band,
-            a.detail_json,
-            a.carbon_json
-        ],
-    )?;
+            carbon_json = excluded.carbon_json",
+    )?
+    .execute(params![
+        a.host_id,
+        at,
+        a.profile,
+        a.score,
+        a.band,
+        a.carbon_json
+    ])?;
+    conn.prepare_cached(
+        "INSERT INTO assessment_details (host_id, detail_json) VALUES (?1, ?2)
+         ON CONFLICT (host_id) DO UPDATE SET detail_json = excluded.detail_json",
+    )?
+    .execute(params![a.host_id, a.detail_json])?;
     match &a.view_json {
         Some(view) => conn.execute(
             "INSERT INTO report_views (host_id, view_json) VALUES (?1, ?2)
@@ -853,7 +921,12 @@ impl Store for SqliteStore {
     fn host(&self, host_id: String) -> StoreFuture<'_, Option<HostRecord>> {
         self.read(move |c| {
             c.query_row(
-                &format!("SELECT {HOST_COLUMNS}, inventory_json FROM hosts WHERE host_id = ?1"),
+                &format!(
+                    "SELECT {HOST_COLUMNS},
+                        (SELECT inventory_json FROM host_inventories i
+                         WHERE i.host_id = hosts.host_id)
+                     FROM hosts WHERE host_id = ?1"
+                ),
                 params![host_id],
                 |row| {
                     let mut host = host_row(row)?;
@@ -960,7 +1033,9 @@ impl Store for SqliteStore {
         self.read(move |c| {
             let Some(mut record) = c
                 .query_row(
-                    "SELECT host_id, assessed_at, profile, score, band, detail_json,
+                    "SELECT host_id, assessed_at, profile, score, band,
+                        COALESCE((SELECT detail_json FROM assessment_details d
+                            WHERE d.host_id = assessments.host_id), ''),
                         carbon_json, NULL
                      FROM assessments WHERE host_id = ?1",
                     params![host_id],
@@ -1027,11 +1102,12 @@ impl Store for SqliteStore {
     ) -> StoreFuture<'_, Vec<AssessmentRecord>> {
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
-                // The CASE reads `detail_json` only for a host without a view: SQLite
-                // loads a column when the expression needs it, and the assessment's
-                // other columns sit before it, on the row's first page.
+                // The detail is read only for a host without a view.
                 "SELECT a.host_id, a.assessed_at, a.profile, a.score, a.band,
-                    CASE WHEN v.view_json IS NULL THEN a.detail_json ELSE '' END, NULL,
+                    CASE WHEN v.view_json IS NULL THEN
+                        COALESCE((SELECT detail_json FROM assessment_details d
+                            WHERE d.host_id = a.host_id), '')
+                    ELSE '' END, NULL,
                     v.view_json
                  FROM assessments a LEFT JOIN report_views v ON v.host_id = a.host_id
                  WHERE ?1 IS NULL OR a.host_id > ?1
@@ -1193,5 +1269,86 @@ mod tests {
             .execute("INSERT INTO missing VALUES (1)", [])
             .unwrap_err();
         assert!(matches!(db(other), StoreError::Database(_)));
+    }
+
+    /// A store filled at schema version 5 (inventories and assessment details inside
+    /// the rows of `hosts` and `assessments`) keeps every byte when migration 6 moves
+    /// them to tables of their own.
+    #[tokio::test]
+    async fn migration_6_moves_inventories_and_details_without_losing_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("estate.db");
+        let inventory = format!(r#"{{"os":{{"name":"{}"}}}}"#, "x".repeat(20_000));
+        let detail = format!(r#"{{"results":"{}"}}"#, "y".repeat(18_000));
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE schema_migrations (
+                    version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+            )
+            .unwrap();
+            for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 <= 5) {
+                conn.execute_batch(sql).unwrap();
+                conn.execute(
+                    "INSERT INTO schema_migrations VALUES (?1, '2026-11-01T00:00:00Z')",
+                    params![version],
+                )
+                .unwrap();
+            }
+            conn.execute_batch(&format!(
+                "INSERT INTO hosts (host_id, hostname, labels_json, first_seen, last_seen,
+                    reported_inventory_hash, inventory_json, inventory_hash,
+                    inventory_collected_at, os_family, chassis, energy_joules_total)
+                 VALUES ('h1', 'web-01', '{{}}', '2026-11-01T00:00:00Z',
+                    '2026-11-02T00:00:00Z', 'abc', '{inventory}', 'abc',
+                    '2026-11-02T00:00:00Z', 'linux', 'rack', 42.5),
+                 ('h2', 'web-02', '{{}}', '2026-11-01T00:00:00Z', '2026-11-02T00:00:00Z',
+                    'def', NULL, NULL, NULL, NULL, NULL, 0);
+                 INSERT INTO assessments (host_id, assessed_at, profile, score, band,
+                    detail_json, carbon_json)
+                 VALUES ('h1', '2026-11-02T00:00:00Z', 'baseline', 0.75, 'amber',
+                    '{detail}', '{{\"kg\":1}}');"
+            ))
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path, 16, 16).unwrap();
+        let h1 = store.host("h1".to_owned()).await.unwrap().unwrap();
+        assert_eq!(
+            h1.inventory,
+            Some(serde_json::from_str(&inventory).unwrap())
+        );
+        assert_eq!(h1.facets.os_family.as_deref(), Some("linux"));
+        assert_eq!(h1.facets.chassis.as_deref(), Some("rack"));
+        let h2 = store.host("h2".to_owned()).await.unwrap().unwrap();
+        assert_eq!(h2.inventory, None);
+        let hosts = store.hosts().await.unwrap();
+        assert_eq!(hosts.len(), 2);
+        let energy = store.host_energy().await.unwrap();
+        assert_eq!(energy[0].energy_joules_total, 42.5);
+        let (a, _) = store.assessment("h1".to_owned()).await.unwrap().unwrap();
+        assert_eq!(a.detail_json, detail);
+        assert_eq!(a.carbon_json.as_deref(), Some(r#"{"kg":1}"#));
+        assert_eq!((a.score, a.band.as_deref()), (Some(0.75), Some("amber")));
+        let details = store.assessment_details(None, 10).await.unwrap();
+        assert_eq!(details.len(), 1);
+        assert_eq!(
+            details[0].detail_json, detail,
+            "no view: the detail is read"
+        );
+        let carbon = store.carbon_estimates().await.unwrap();
+        assert_eq!(carbon[0].carbon_json, r#"{"kg":1}"#);
+        drop(store);
+        let conn = Connection::open(&path).unwrap();
+        let columns = |table: &str| -> Vec<String> {
+            let mut stmt = conn
+                .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+                .unwrap();
+            stmt.query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap()
+        };
+        assert!(!columns("hosts").contains(&"inventory_json".to_owned()));
+        assert!(!columns("assessments").contains(&"detail_json".to_owned()));
     }
 }
