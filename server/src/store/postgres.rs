@@ -699,24 +699,34 @@ impl Store for PostgresStore {
     ) -> StoreFuture<'_, Vec<AssessmentRecord>> {
         Box::pin(async move {
             let client = self.client().await?;
-            let stmt = client
-                .prepare_cached(
-                    // The CASE detoasts `detail_json` only for a host without a view.
-                    "SELECT a.host_id, a.assessed_at, a.profile, a.score, a.band,
-                        CASE WHEN v.view_json IS NULL THEN a.detail_json ELSE '' END
-                            AS detail_json,
-                        NULL::text AS carbon_json, v.view_json, NULL::text[] AS check_ids,
-                        NULL::text[] AS statuses
-                     FROM assessments a LEFT JOIN report_views v ON v.host_id = a.host_id
-                     WHERE $1::text IS NULL OR a.host_id > $1
-                     ORDER BY a.host_id LIMIT $2",
-                )
-                .await
-                .map_err(db)?;
-            let rows = client
-                .query(&stmt, &[&after, &i64::from(limit)])
-                .await
-                .map_err(db)?;
+            // The CASE detoasts `detail_json` only for a host without a view. The first
+            // page has a statement of its own: `$1 IS NULL OR a.host_id > $1` in a
+            // prepared (generic) plan cannot seek the key index to the page's start.
+            const SELECT: &str = "SELECT a.host_id, a.assessed_at, a.profile, a.score, a.band,
+                    CASE WHEN v.view_json IS NULL THEN a.detail_json ELSE '' END
+                        AS detail_json,
+                    NULL::text AS carbon_json, v.view_json, NULL::text[] AS check_ids,
+                    NULL::text[] AS statuses
+                 FROM assessments a LEFT JOIN report_views v ON v.host_id = a.host_id";
+            let limit = i64::from(limit);
+            let rows = match &after {
+                None => {
+                    let stmt = client
+                        .prepare_cached(&format!("{SELECT} ORDER BY a.host_id LIMIT $1"))
+                        .await
+                        .map_err(db)?;
+                    client.query(&stmt, &[&limit]).await.map_err(db)?
+                }
+                Some(after) => {
+                    let stmt = client
+                        .prepare_cached(&format!(
+                            "{SELECT} WHERE a.host_id > $1 ORDER BY a.host_id LIMIT $2"
+                        ))
+                        .await
+                        .map_err(db)?;
+                    client.query(&stmt, &[after, &limit]).await.map_err(db)?
+                }
+            };
             rows.iter()
                 .map(assessment_row)
                 .collect::<Result<_, _>>()

@@ -1100,21 +1100,28 @@ impl Store for SqliteStore {
         after: Option<String>,
         limit: u32,
     ) -> StoreFuture<'_, Vec<AssessmentRecord>> {
-        self.read(move |c| {
-            let mut stmt = c.prepare_cached(
-                // The detail is read only for a host without a view.
-                "SELECT a.host_id, a.assessed_at, a.profile, a.score, a.band,
-                    CASE WHEN v.view_json IS NULL THEN
-                        COALESCE((SELECT detail_json FROM assessment_details d
-                            WHERE d.host_id = a.host_id), '')
-                    ELSE '' END, NULL,
-                    v.view_json
-                 FROM assessments a LEFT JOIN report_views v ON v.host_id = a.host_id
-                 WHERE ?1 IS NULL OR a.host_id > ?1
-                 ORDER BY a.host_id LIMIT ?2",
-            )?;
-            stmt.query_map(params![after, limit], assessment_row)?
-                .collect()
+        // The detail is read only for a host without a view. Two statements, not one
+        // with `?1 IS NULL OR a.host_id > ?1`: SQLite plans that OR as a scan of the
+        // whole key index from its start for every page (608,000 reads of 4 KB for a
+        // report of 100,000 hosts), where `a.host_id > ?1` seeks to the page's start.
+        const SELECT: &str = "SELECT a.host_id, a.assessed_at, a.profile, a.score, a.band,
+                CASE WHEN v.view_json IS NULL THEN
+                    COALESCE((SELECT detail_json FROM assessment_details d
+                        WHERE d.host_id = a.host_id), '')
+                ELSE '' END, NULL,
+                v.view_json
+             FROM assessments a LEFT JOIN report_views v ON v.host_id = a.host_id";
+        self.read(move |c| match after {
+            None => c
+                .prepare_cached(&format!("{SELECT} ORDER BY a.host_id LIMIT ?1"))?
+                .query_map(params![limit], assessment_row)?
+                .collect(),
+            Some(after) => c
+                .prepare_cached(&format!(
+                    "{SELECT} WHERE a.host_id > ?1 ORDER BY a.host_id LIMIT ?2"
+                ))?
+                .query_map(params![after, limit], assessment_row)?
+                .collect(),
         })
     }
 
