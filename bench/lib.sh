@@ -20,8 +20,9 @@ enrolment_token_file = "$1/enrolment-token"
 TOML
 }
 
-# agent_config DIR PORT INTERVAL: DIR/agent.toml for an agent reporting to that collector
-# every INTERVAL seconds, sampling every second, its state in DIR/agent.
+# agent_config DIR PORT INTERVAL [SAMPLE]: DIR/agent.toml for an agent reporting to that
+# collector every INTERVAL seconds, sampling utilisation every SAMPLE seconds (default 1;
+# the agent's own default is 10), its state in DIR/agent.
 agent_config() {
     cat > "$1/agent.toml" <<TOML
 [collector]
@@ -30,6 +31,6 @@ enrolment_token_file = "$1/enrolment-token"
 [agent]
 state_dir = "$1/agent"
 report_interval_secs = $3
-sample_interval_secs = 1
+sample_interval_secs = ${4:-1}
 TOML
 }
