@@ -301,7 +301,7 @@ pub struct OwnerCache {
 }
 
 impl OwnerCache {
-    /// Finds the lowest pid holding each socket inode in `wanted` (see [`find_owners`]),
+    /// Finds the lowest pid holding each socket inode in `wanted` (see [`walk_proc`]),
     /// checking remembered owners first and walking `/proc` for the rest. Forgets
     /// sockets that are no longer wanted.
     pub fn find_owners(
@@ -362,14 +362,9 @@ impl OwnerCache {
 }
 
 /// Finds the lowest pid holding each socket inode in `wanted`, walking `/proc/<pid>/fd`
-/// in ascending pid order and stopping once all are found. Processes that vanish
-/// mid-walk are skipped; those whose descriptors are not readable are counted.
-pub fn find_owners(root: &SysRoot, wanted: &HashSet<u64>) -> Result<OwnerWalk, CollectError> {
-    walk_proc(root, wanted).map(|(walk, _)| walk)
-}
-
-/// The walk behind [`find_owners`], also giving the descriptor (in the owner) that
-/// holds each socket found.
+/// in ascending pid order and stopping once all are found, and the descriptor (in the
+/// owner) that holds each. Processes that vanish mid-walk are skipped; those whose
+/// descriptors are not readable are counted.
 fn walk_proc(
     root: &SysRoot,
     wanted: &HashSet<u64>,
