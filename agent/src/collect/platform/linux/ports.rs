@@ -301,7 +301,7 @@ pub struct OwnerCache {
 }
 
 impl OwnerCache {
-    /// Finds the lowest pid holding each socket inode in `wanted` (see [`walk_proc`]),
+    /// Finds the lowest pid holding each socket inode in `wanted` (lowest pid first),
     /// checking remembered owners first and walking `/proc` for the rest. Forgets
     /// sockets that are no longer wanted.
     pub fn find_owners(
