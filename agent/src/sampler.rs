@@ -2,7 +2,7 @@
 //! `sample_interval` into a bounded ring buffer, summarised per report window.
 //!
 //! A *reading* is one snapshot of the system-wide counters (from
-//! [`crate::collect::platform::counters::read`]); a *sample* is what two consecutive
+//! [`crate::collect::platform::counters::Reader`]); a *sample* is what two consecutive
 //! readings say about the interval between them (CPU busy ratio and byte rates from the
 //! counter deltas, memory used at the end of the interval). The first reading of a
 //! sampler is only a baseline. A counter that goes backwards (a reset, a 32-bit wrap, a
@@ -303,7 +303,7 @@ pub fn summarise_samples(
 /// Reads the counters on demand and keeps the samples of the current window.
 #[derive(Debug)]
 pub struct Sampler {
-    root: SysRoot,
+    counters: counters::Reader,
     interval: Duration,
     capacity: usize,
     last: Option<(Instant, Counters)>,
@@ -327,7 +327,7 @@ impl Sampler {
     /// [`MAX_SAMPLES`].
     pub fn with_max_window(root: SysRoot, interval: Duration, max_window: Duration) -> Self {
         Sampler {
-            root,
+            counters: counters::Reader::new(root),
             interval,
             capacity: capacity_for(interval, max_window),
             last: None,
@@ -346,7 +346,7 @@ impl Sampler {
 
     /// Takes one reading now and records the sample since the previous one.
     pub fn sample(&mut self) {
-        let counters = counters::read(&self.root);
+        let counters = self.counters.read();
         self.record(Instant::now(), counters);
     }
 

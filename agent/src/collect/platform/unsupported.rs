@@ -39,6 +39,22 @@ pub mod counters {
     pub fn read(_root: &SysRoot) -> Counters {
         Counters::unsupported()
     }
+
+    /// Reads the counters again and again (nothing to keep on this platform).
+    #[derive(Debug)]
+    pub struct Reader;
+
+    impl Reader {
+        /// A reader of the counters under `root`.
+        pub fn new(_root: SysRoot) -> Reader {
+            Reader
+        }
+
+        /// Counters that say "not supported on this platform".
+        pub fn read(&mut self) -> Counters {
+            Counters::unsupported()
+        }
+    }
 }
 
 /// RAPL exists only through Linux powercap.

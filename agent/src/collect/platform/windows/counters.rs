@@ -106,6 +106,26 @@ pub const MAX_DRIVE: u32 = 256;
 #[cfg(windows)]
 pub use live::read;
 
+/// Reads the counters again and again (each reading asks Windows afresh).
+#[cfg(windows)]
+#[derive(Debug)]
+pub struct Reader {
+    root: crate::root::SysRoot,
+}
+
+#[cfg(windows)]
+impl Reader {
+    /// A reader of the counters under `root`.
+    pub fn new(root: crate::root::SysRoot) -> Reader {
+        Reader { root }
+    }
+
+    /// Reads every counter once (see [`read`]).
+    pub fn read(&mut self) -> crate::sampler::Counters {
+        live::read(&self.root)
+    }
+}
+
 #[cfg(windows)]
 #[allow(unsafe_code)]
 mod live {
