@@ -147,6 +147,7 @@ pub fn report(
         bar.set_length(total);
         bar.set_position(done);
     };
+    let started = std::time::Instant::now();
     let input = hosts::with_store(&config, async |store| {
         let loaded = load::from_store(store.as_ref(), &assessor, options, &tick)
             .await
@@ -172,12 +173,20 @@ pub fn report(
         }
         Ok(input)
     })?;
+    let loaded = started.elapsed();
     bar.set_message("rendering");
     let report = crate::report::build(&input);
+    let built = started.elapsed();
     drop(input);
     match &args.out {
         Some(path) => {
             output::write_path(&report, args.format, path).map_err(output_error)?;
+            tracing::debug!(
+                load_secs = loaded.as_secs_f64(),
+                model_secs = (built - loaded).as_secs_f64(),
+                write_secs = (started.elapsed() - built).as_secs_f64(),
+                "report written"
+            );
             bar.finish_and_clear();
             writeln!(
                 diag,

@@ -403,15 +403,39 @@ fn lenient(facts: &Json) -> HostFacts {
 }
 
 /// Check ids to their index in [`ReportInput::checks`].
-pub type CheckIndex = HashMap<String, usize>;
+#[derive(Debug, Clone, Default)]
+pub struct CheckIndex {
+    ids: Vec<String>,
+    by_id: HashMap<String, usize>,
+}
+
+impl CheckIndex {
+    /// The index of check `id`.
+    pub fn get(&self, id: &str) -> Option<&usize> {
+        self.by_id.get(id)
+    }
+
+    /// The index of check `id`, tried first at `hint`: results are stored in the plan's
+    /// order, so the n-th result is nearly always the n-th check, and comparing one id
+    /// is cheaper than hashing it (6.8 million lookups in a 100,000-host report).
+    pub fn get_at(&self, hint: usize, id: &str) -> Option<usize> {
+        match self.ids.get(hint) {
+            Some(at) if at == id => Some(hint),
+            _ => self.by_id.get(id).copied(),
+        }
+    }
+}
 
 /// The index of `checks`.
 pub fn check_index(checks: &[CheckInfo]) -> CheckIndex {
-    checks
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.id.clone(), i))
-        .collect()
+    CheckIndex {
+        ids: checks.iter().map(|c| c.id.clone()).collect(),
+        by_id: checks
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id.clone(), i))
+            .collect(),
+    }
 }
 
 /// An assessment as stored (`Assessment`'s JSON): the parts the report reads. Strings
@@ -737,15 +761,15 @@ impl HostAssessment {
 
 /// The status named `name` (`pass`, `fail`, `not_applicable`, `waived`, `error`).
 pub fn parse_status(name: &str) -> Option<Status> {
-    [
-        Status::Pass,
-        Status::Fail,
-        Status::NotApplicable,
-        Status::Waived,
-        Status::Error,
-    ]
-    .into_iter()
-    .find(|s| s.as_str() == name)
+    let status = match name.as_bytes().first() {
+        Some(b'p') => Status::Pass,
+        Some(b'f') => Status::Fail,
+        Some(b'n') => Status::NotApplicable,
+        Some(b'w') => Status::Waived,
+        Some(b'e') => Status::Error,
+        _ => return None,
+    };
+    (status.as_str() == name).then_some(status)
 }
 
 /// The band named `name`.

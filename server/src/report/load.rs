@@ -8,8 +8,9 @@
 //! This is the store edge of the report module: it reads through the [`Store`] trait and
 //! does no other I/O.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use tokio::task::JoinHandle;
@@ -173,7 +174,7 @@ fn key(f: &Factor) -> FactorKey {
 /// every estimate.
 async fn resolve_factors(
     store: &dyn Store,
-    assessed: &mut HashMap<String, HostAssessment>,
+    assessed: &mut [(String, HostAssessment)],
     placeholders: Vec<(FactorRef, String)>,
     complete: Vec<FactorRef>,
 ) -> Result<(), LoadError> {
@@ -182,13 +183,15 @@ async fn resolve_factors(
     }
     let mut known: HashMap<FactorKey, FactorRef> =
         complete.into_iter().map(|f| (key(&f), f)).collect();
-    let mut fetch: Vec<&str> = Vec::new();
+    // One host's full assessment at a time, each for a factor still unknown: the first
+    // usually names every factor the others use. (Every page names its own host for
+    // each factor: listing them all first and fetching each was hundreds of reads, and
+    // a quadratic search of the list, at 100,000 hosts.)
+    let mut fetched: HashSet<&str> = HashSet::new();
     for (p, host) in &placeholders {
-        if !known.contains_key(&key(p)) && !fetch.contains(&host.as_str()) {
-            fetch.push(host);
+        if known.contains_key(&key(p)) || !fetched.insert(host.as_str()) {
+            continue;
         }
-    }
-    for host in fetch {
         let Some((record, _)) = store.assessment(host.to_owned()).await? else {
             continue;
         };
@@ -215,7 +218,7 @@ async fn resolve_factors(
             (p.addr(), resolved)
         })
         .collect();
-    for a in assessed.values_mut() {
+    for (_, a) in assessed.iter_mut() {
         if let Some(c) = a.carbon.as_mut() {
             c.factors.replace(|f| swap.get(&f.addr()).cloned());
         }
@@ -223,29 +226,30 @@ async fn resolve_factors(
     Ok(())
 }
 
-/// Reads every host and its stored assessment: the hosts in one query, the assessments a
-/// page of [`PAGE_HOSTS`] at a time (each host's compact report view where it has one,
-/// else its full assessment), each page parsed on the blocking pool while the next is
-/// read; then the factors the views only name are resolved. `progress(done, total)` is
-/// called as assessments are read.
-pub async fn from_store(
-    store: &dyn Store,
-    assessor: &Assessor,
-    options: LoadOptions,
-    progress: &(dyn Fn(u64, u64) + Sync),
-) -> Result<Loaded, LoadError> {
-    let plan = assessor.plan();
-    let checks = CheckInfo::from_plan(plan);
-    let index = Arc::new(check_index(&checks));
-    let profile: Arc<str> = Arc::from(plan.profile());
-    let scenario: Option<Arc<str>> = options.scenario.as_deref().map(Arc::from);
-    let records = store.hosts().await?;
-    let total = records.len() as u64;
+/// The stored assessments of the profile, in host id order, with what is left to do.
+struct ReadAssessments {
+    assessed: Vec<(String, HostAssessment)>,
+    /// Hosts whose view is of another version.
+    retry: Vec<String>,
+    placeholders: Vec<(FactorRef, String)>,
+    complete: Vec<FactorRef>,
+}
 
-    let mut assessed: HashMap<String, HostAssessment> = HashMap::with_capacity(records.len());
-    let mut placeholders = Vec::new();
-    let mut complete = Vec::new();
-    let mut retry = Vec::new();
+/// Reads and parses every stored assessment, a page at a time (see [`from_store`]).
+async fn read_assessments(
+    store: &dyn Store,
+    index: &Arc<CheckIndex>,
+    profile: &Arc<str>,
+    scenario: Option<&str>,
+    progress: impl Fn(u64),
+) -> Result<ReadAssessments, LoadError> {
+    let scenario: Option<Arc<str>> = scenario.map(Arc::from);
+    let mut out = ReadAssessments {
+        assessed: Vec::new(),
+        retry: Vec::new(),
+        placeholders: Vec::new(),
+        complete: Vec::new(),
+    };
     let mut read = 0_u64;
     let mut parsing: VecDeque<JoinHandle<Result<ParsedPage, LoadError>>> = VecDeque::new();
     let mut after: Option<String> = None;
@@ -258,7 +262,7 @@ pub async fn from_store(
                 after = Some(last.host_id.clone());
                 read += page.len() as u64;
                 let (index, profile, scenario) =
-                    (Arc::clone(&index), Arc::clone(&profile), scenario.clone());
+                    (Arc::clone(index), Arc::clone(profile), scenario.clone());
                 parsing.push_back(tokio::task::spawn_blocking(move || {
                     parse_page(page, &index, &profile, scenario.as_deref())
                 }));
@@ -270,17 +274,91 @@ pub async fn from_store(
                     host: String::new(),
                     message: format!("parser task failed: {e}"),
                 })??;
-                assessed.extend(page.hosts.into_iter().filter_map(|(h, a)| Some((h, a?))));
-                placeholders.extend(page.placeholders);
-                complete.extend(page.complete);
-                retry.extend(page.retry);
+                out.assessed
+                    .extend(page.hosts.into_iter().filter_map(|(h, a)| Some((h, a?))));
+                out.placeholders.extend(page.placeholders);
+                out.complete.extend(page.complete);
+                out.retry.extend(page.retry);
             }
-            progress(read.min(total), total);
+            progress(read);
         }
     }
+    Ok(out)
+}
+
+/// The report's hosts, each with its assessment, and those without one. Both lists come
+/// in host id order, so they are merged; where they are not (a database collation that
+/// is not byte order, hosts read again after their views), through a map.
+fn attach(
+    records: Vec<HostRecord>,
+    assessed: Vec<(String, HostAssessment)>,
+    in_order: bool,
+) -> (Vec<ReportHost>, Vec<usize>) {
+    let mut hosts = Vec::with_capacity(records.len());
+    let mut unassessed = Vec::new();
+    let sorted = in_order
+        && records.is_sorted_by(|a, b| a.host_id < b.host_id)
+        && assessed.is_sorted_by(|a, b| a.0 < b.0);
+    if sorted {
+        let mut assessed = assessed.into_iter().peekable();
+        for record in records {
+            let mut host = report_host(record);
+            while assessed.next_if(|(id, _)| *id < host.host_id).is_some() {}
+            host.assessment = assessed
+                .next_if(|(id, _)| *id == host.host_id)
+                .map(|(_, a)| a);
+            if host.assessment.is_none() {
+                unassessed.push(hosts.len());
+            }
+            hosts.push(host);
+        }
+    } else {
+        let mut assessed: HashMap<String, HostAssessment> = assessed.into_iter().collect();
+        for record in records {
+            let mut host = report_host(record);
+            host.assessment = assessed.remove(&host.host_id);
+            if host.assessment.is_none() {
+                unassessed.push(hosts.len());
+            }
+            hosts.push(host);
+        }
+    }
+    (hosts, unassessed)
+}
+
+/// Reads every host and its stored assessment: the hosts in one query, read while the
+/// assessments are read a page of [`PAGE_HOSTS`] at a time (each host's compact report
+/// view where it has one, else its full assessment), each page parsed on the blocking
+/// pool while the next is read; then the factors the views only name are resolved.
+/// `progress(done, total)` is called as assessments are read (`total` is `done` until
+/// the host list is in).
+pub async fn from_store(
+    store: &dyn Store,
+    assessor: &Assessor,
+    options: LoadOptions,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<Loaded, LoadError> {
+    let plan = assessor.plan();
+    let checks = CheckInfo::from_plan(plan);
+    let index = Arc::new(check_index(&checks));
+    let profile: Arc<str> = Arc::from(plan.profile());
+    let scenario: Option<Arc<str>> = options.scenario.as_deref().map(Arc::from);
+    let total = AtomicU64::new(0);
+    let hosts = async {
+        let records = store.hosts().await?;
+        total.store(records.len() as u64, Ordering::Relaxed);
+        Ok::<_, LoadError>(records)
+    };
+    let assessments = read_assessments(store, &index, &profile, scenario.as_deref(), |read| {
+        progress(read, total.load(Ordering::Relaxed).max(read));
+    });
+    let (records, read) = tokio::join!(hosts, assessments);
+    let (records, mut read) = (records?, read?);
+    let total = records.len() as u64;
     // Views of another version: the full assessment, one host at a time (after an
     // upgrade, until the hosts are assessed again).
-    for host in retry {
+    let in_order = read.retry.is_empty();
+    for host in std::mem::take(&mut read.retry) {
         let Some((record, _)) = store.assessment(host.clone()).await? else {
             continue;
         };
@@ -291,21 +369,11 @@ pub async fn from_store(
             })?;
         if made_with == *profile {
             keep_scenario(&mut a, scenario.as_deref());
-            assessed.insert(host, a);
+            read.assessed.push((host, a));
         }
     }
-    resolve_factors(store, &mut assessed, placeholders, complete).await?;
-
-    let mut hosts = Vec::with_capacity(records.len());
-    let mut unassessed = Vec::new();
-    for record in records {
-        let mut host = report_host(record);
-        host.assessment = assessed.remove(&host.host_id);
-        if host.assessment.is_none() {
-            unassessed.push(hosts.len());
-        }
-        hosts.push(host);
-    }
+    resolve_factors(store, &mut read.assessed, read.placeholders, read.complete).await?;
+    let (hosts, unassessed) = attach(records, read.assessed, in_order);
     progress(total, total);
     let mut scenarios: Vec<String> = assessor
         .estimator()
@@ -329,4 +397,84 @@ pub async fn from_store(
         },
         unassessed,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::input::HostFacts;
+
+    fn record(id: &str) -> HostRecord {
+        HostRecord {
+            host_id: id.to_owned(),
+            hostname: format!("{id}.example"),
+            labels: Default::default(),
+            first_seen: DateTime::UNIX_EPOCH,
+            last_seen: DateTime::UNIX_EPOCH,
+            inventory_hash: None,
+            reported_inventory_hash: String::new(),
+            inventory_collected_at: None,
+            facets: Default::default(),
+            inventory: None,
+        }
+    }
+
+    fn assessment(id: &str, score: f64) -> (String, HostAssessment) {
+        (
+            id.to_owned(),
+            HostAssessment {
+                assessed_at: DateTime::UNIX_EPOCH,
+                score: Some(score),
+                band: None,
+                results: Vec::new(),
+                facts: HostFacts::default(),
+                carbon: None,
+            },
+        )
+    }
+
+    fn scores(hosts: &[ReportHost]) -> Vec<(String, Option<f64>)> {
+        hosts
+            .iter()
+            .map(|h| {
+                (
+                    h.host_id.clone(),
+                    h.assessment.as_ref().and_then(|a| a.score),
+                )
+            })
+            .collect()
+    }
+
+    /// Merged in order or through the map, each host gets its own assessment; hosts
+    /// without one are listed, assessments of hosts not listed are dropped.
+    #[test]
+    fn assessments_are_attached_to_their_hosts_in_or_out_of_order() {
+        let records = || vec![record("a"), record("b"), record("c"), record("e")];
+        let sorted = vec![
+            assessment("a", 0.1),
+            assessment("c", 0.3),
+            assessment("d", 0.4),
+            assessment("e", 0.5),
+        ];
+        let expected = vec![
+            ("a".to_owned(), Some(0.1)),
+            ("b".to_owned(), None),
+            ("c".to_owned(), Some(0.3)),
+            ("e".to_owned(), Some(0.5)),
+        ];
+        let (hosts, unassessed) = attach(records(), sorted.clone(), true);
+        assert_eq!((scores(&hosts), unassessed), (expected.clone(), vec![1]));
+        let mut shuffled = sorted.clone();
+        shuffled.reverse();
+        for in_order in [true, false] {
+            let (hosts, unassessed) = attach(records(), shuffled.clone(), in_order);
+            assert_eq!((scores(&hosts), unassessed), (expected.clone(), vec![1]));
+        }
+        let mut unsorted_hosts = records();
+        unsorted_hosts.swap(0, 3);
+        let (hosts, unassessed) = attach(unsorted_hosts, sorted, true);
+        let mut want = expected;
+        want.swap(0, 3);
+        assert_eq!((scores(&hosts), unassessed), (want, vec![1]));
+    }
 }
