@@ -42,7 +42,7 @@ pub fn read(root: &SysRoot) -> Counters {
 
 /// How long the list of whole disks and which interfaces are virtual are trusted before
 /// they are looked up again (sooner when a device appears that they do not know).
-const DEVICE_LOOKUP_TTL: Duration = Duration::from_secs(60);
+pub const DEVICE_LOOKUP_TTL: Duration = Duration::from_secs(60);
 
 /// Reads the counters again and again, as cheaply as the kernel lets it (the sampler
 /// reads them every few seconds, so each syscall counts: opening and reading the four
