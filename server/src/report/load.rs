@@ -240,10 +240,9 @@ async fn read_assessments(
     store: &dyn Store,
     index: &Arc<CheckIndex>,
     profile: &Arc<str>,
-    scenario: Option<&str>,
+    scenario: Option<&Arc<str>>,
     progress: impl Fn(u64),
 ) -> Result<ReadAssessments, LoadError> {
-    let scenario: Option<Arc<str>> = scenario.map(Arc::from);
     let mut out = ReadAssessments {
         assessed: Vec::new(),
         retry: Vec::new(),
@@ -262,7 +261,7 @@ async fn read_assessments(
                 after = Some(last.host_id.clone());
                 read += page.len() as u64;
                 let (index, profile, scenario) =
-                    (Arc::clone(index), Arc::clone(profile), scenario.clone());
+                    (Arc::clone(index), Arc::clone(profile), scenario.cloned());
                 parsing.push_back(tokio::task::spawn_blocking(move || {
                     parse_page(page, &index, &profile, scenario.as_deref())
                 }));
@@ -286,42 +285,37 @@ async fn read_assessments(
     Ok(out)
 }
 
-/// The report's hosts, each with its assessment, and those without one. Both lists come
-/// in host id order, so they are merged; where they are not (a database collation that
-/// is not byte order, hosts read again after their views), through a map.
+/// Takes the assessment of the host with the id given, if any.
+type TakeAssessment = Box<dyn FnMut(&str) -> Option<HostAssessment>>;
+
+/// The report's hosts, each with its assessment, and those without one. Both lists
+/// usually come in host id order, and are then merged; where either is not (a database
+/// collation that is not byte order, hosts read again after their views), through a map.
 fn attach(
     records: Vec<HostRecord>,
     assessed: Vec<(String, HostAssessment)>,
-    in_order: bool,
 ) -> (Vec<ReportHost>, Vec<usize>) {
-    let mut hosts = Vec::with_capacity(records.len());
-    let mut unassessed = Vec::new();
-    let sorted = in_order
-        && records.is_sorted_by(|a, b| a.host_id < b.host_id)
+    let merge = records.is_sorted_by(|a, b| a.host_id < b.host_id)
         && assessed.is_sorted_by(|a, b| a.0 < b.0);
-    if sorted {
+    let mut take: TakeAssessment = if merge {
         let mut assessed = assessed.into_iter().peekable();
-        for record in records {
-            let mut host = report_host(record);
-            while assessed.next_if(|(id, _)| *id < host.host_id).is_some() {}
-            host.assessment = assessed
-                .next_if(|(id, _)| *id == host.host_id)
-                .map(|(_, a)| a);
-            if host.assessment.is_none() {
-                unassessed.push(hosts.len());
-            }
-            hosts.push(host);
-        }
+        Box::new(move |id| {
+            while assessed.next_if(|(a, _)| a.as_str() < id).is_some() {}
+            assessed.next_if(|(a, _)| a == id).map(|(_, a)| a)
+        })
     } else {
         let mut assessed: HashMap<String, HostAssessment> = assessed.into_iter().collect();
-        for record in records {
-            let mut host = report_host(record);
-            host.assessment = assessed.remove(&host.host_id);
-            if host.assessment.is_none() {
-                unassessed.push(hosts.len());
-            }
-            hosts.push(host);
+        Box::new(move |id| assessed.remove(id))
+    };
+    let mut hosts = Vec::with_capacity(records.len());
+    let mut unassessed = Vec::new();
+    for record in records {
+        let mut host = report_host(record);
+        host.assessment = take(&host.host_id);
+        if host.assessment.is_none() {
+            unassessed.push(hosts.len());
         }
+        hosts.push(host);
     }
     (hosts, unassessed)
 }
@@ -349,7 +343,7 @@ pub async fn from_store(
         total.store(records.len() as u64, Ordering::Relaxed);
         Ok::<_, LoadError>(records)
     };
-    let assessments = read_assessments(store, &index, &profile, scenario.as_deref(), |read| {
+    let assessments = read_assessments(store, &index, &profile, scenario.as_ref(), |read| {
         progress(read, total.load(Ordering::Relaxed).max(read));
     });
     let (records, read) = tokio::join!(hosts, assessments);
@@ -357,7 +351,6 @@ pub async fn from_store(
     let total = records.len() as u64;
     // Views of another version: the full assessment, one host at a time (after an
     // upgrade, until the hosts are assessed again).
-    let in_order = read.retry.is_empty();
     for host in std::mem::take(&mut read.retry) {
         let Some((record, _)) = store.assessment(host.clone()).await? else {
             continue;
@@ -373,7 +366,7 @@ pub async fn from_store(
         }
     }
     resolve_factors(store, &mut read.assessed, read.placeholders, read.complete).await?;
-    let (hosts, unassessed) = attach(records, read.assessed, in_order);
+    let (hosts, unassessed) = attach(records, read.assessed);
     progress(total, total);
     let mut scenarios: Vec<String> = assessor
         .estimator()
@@ -462,17 +455,15 @@ mod tests {
             ("c".to_owned(), Some(0.3)),
             ("e".to_owned(), Some(0.5)),
         ];
-        let (hosts, unassessed) = attach(records(), sorted.clone(), true);
+        let (hosts, unassessed) = attach(records(), sorted.clone());
         assert_eq!((scores(&hosts), unassessed), (expected.clone(), vec![1]));
         let mut shuffled = sorted.clone();
         shuffled.reverse();
-        for in_order in [true, false] {
-            let (hosts, unassessed) = attach(records(), shuffled.clone(), in_order);
-            assert_eq!((scores(&hosts), unassessed), (expected.clone(), vec![1]));
-        }
+        let (hosts, unassessed) = attach(records(), shuffled);
+        assert_eq!((scores(&hosts), unassessed), (expected.clone(), vec![1]));
         let mut unsorted_hosts = records();
         unsorted_hosts.swap(0, 3);
-        let (hosts, unassessed) = attach(unsorted_hosts, sorted, true);
+        let (hosts, unassessed) = attach(unsorted_hosts, sorted);
         let mut want = expected;
         want.swap(0, 3);
         assert_eq!((scores(&hosts), unassessed), (want, vec![1]));

@@ -17,6 +17,7 @@
 //!   physical interface (or never leaves the host). Where no interface is backed by a
 //!   device (e.g. inside a container), every interface but loopback counts.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -94,15 +95,15 @@ impl Reader {
     /// Reads every counter once (see [`read`]).
     pub fn read(&mut self) -> Counters {
         let now = Instant::now();
-        let cpu = self.text(0).and_then(parse_proc_stat);
-        let memory = self.text(1).and_then(parse_meminfo);
+        let cpu = self.text(0).and_then(|t| parse_proc_stat(&t));
+        let memory = self.text(1).and_then(|t| parse_meminfo(&t));
         let disks = self
             .text(2)
-            .and_then(parse_diskstats)
+            .and_then(|t| parse_diskstats(&t))
             .map(|all| self.whole_disks_only(all, now));
         let networks = self
             .text(3)
-            .and_then(parse_net_dev)
+            .and_then(|t| parse_net_dev(&t))
             .map(|all| self.physical_interfaces(all, now));
         Counters {
             cpu: cpu.map_err(CounterError::Failed),
@@ -112,26 +113,25 @@ impl Reader {
         }
     }
 
-    /// The text of file `i` of [`FILES`], lossily UTF-8. Live: read from its kept
-    /// descriptor at offset 0 (opened on first use; a failed read drops it, so the next
-    /// reading opens it again). Recorded root: opened and read afresh.
-    fn text(&mut self, i: usize) -> Result<&str, String> {
+    /// The text of file `i` of [`FILES`], lossily UTF-8 (as [`SysRoot::read_to_string`]).
+    /// Live: read from its kept descriptor at offset 0 (opened on first use; a failed
+    /// read drops it, so the next reading opens it again). Recorded root: read afresh.
+    fn text(&mut self, i: usize) -> Result<Cow<'_, str>, String> {
         let path = FILES[i];
-        if !self.root.is_live() {
-            let text = self.root.read_to_string(path).map_err(|e| e.to_string())?;
-            self.buf = text.into_bytes();
-            return Ok(utf8_prefix(&self.buf));
+        if self.root.is_live() {
+            if self.open[i].is_none() {
+                let file = File::open(path).map_err(|e| format!("{path}: {e}"))?;
+                self.open[i] = Some(file);
+            }
+            let file = self.open[i].as_ref().expect("opened above");
+            if let Err(e) = pread_all(file, &mut self.buf) {
+                self.open[i] = None;
+                return Err(format!("{path}: {e}"));
+            }
+        } else {
+            self.buf = self.root.read(path).map_err(|e| e.to_string())?;
         }
-        if self.open[i].is_none() {
-            let file = File::open(path).map_err(|e| format!("{path}: {e}"))?;
-            self.open[i] = Some(file);
-        }
-        let file = self.open[i].as_ref().expect("opened above");
-        if let Err(e) = pread_all(file, &mut self.buf) {
-            self.open[i] = None;
-            return Err(format!("{path}: {e}"));
-        }
-        Ok(utf8_prefix(&self.buf))
+        Ok(String::from_utf8_lossy(&self.buf))
     }
 
     /// The devices of `/proc/diskstats` that count, [`counts_as_disk`].
@@ -209,15 +209,6 @@ fn pread_all(file: &File, buf: &mut Vec<u8>) -> std::io::Result<()> {
                 return Err(e);
             }
         }
-    }
-}
-
-/// `bytes` as text: the counters' files are ASCII; anything after a stray byte is
-/// dropped rather than failing the reading (the parsers then name what is missing).
-fn utf8_prefix(bytes: &[u8]) -> &str {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
     }
 }
 
