@@ -15,11 +15,13 @@
 #   3. collector RSS (VmRSS, VmHWM) with the estate loaded and scored;
 #   4. full re-score: POST /api/v1/admin/reload and wait until every host is assessed again;
 #   5. /metrics with per_host off: the reload invalidated the estate view, so the first
-#      scrape after it recomputes it from the store (while the re-score runs), the next is
-#      served from it; the exposition's size;
-#   6. restart the collector with per_host on and scrape /metrics again (after its start-up
+#      scrape after it recomputes it (from the estate index, while the re-score runs), the
+#      next is served from it; the exposition's size;
+#   6. restart the collector (per_host off): the first scrape waits for the estate index to
+#      be read from the store; memory after the start-up re-score;
+#   7. restart the collector with per_host on and scrape /metrics again (after its start-up
 #      re-score has finished, so the scrape does not share the CPU with it);
-#   7. the estate report from the store: `estate-server report --format html`, end to end
+#   8. the estate report from the store: `estate-server report --format html`, end to end
 #      (process start, reading every host and its stored assessment, the model, the file).
 #
 # Output: one line per measure, then a JSON summary on the last line. The work directory
@@ -154,6 +156,16 @@ echo "re-score:  every host assessed again after a reload in $rescore_secs s"
 rss_after=$(rss_kib); hwm_after=$(hwm_kib)
 echo "memory:    after the re-score VmRSS $((rss_after / 1024)) MiB, VmHWM $((hwm_after / 1024)) MiB"
 
+# A restart: the first scrape waits for the estate index to be read from the store
+# (beside the start-up re-score).
+stop_server
+start_server
+read -r index_start _ < <(scrape)
+echo "metrics:   per_host off, first scrape after a restart (builds the estate index): ${index_start} s"
+wait_assessed "$HOSTS" # the start-up re-score
+rss_restart=$(rss_kib); hwm_restart=$(hwm_kib)
+echo "memory:    after a restart and its re-score, per_host off: VmRSS $((rss_restart / 1024)) MiB, VmHWM $((hwm_restart / 1024)) MiB"
+
 stop_server
 write_config true
 start_server
@@ -181,6 +193,8 @@ print(json.dumps({
     "rss_mib": $rss // 1024, "hwm_mib": $hwm // 1024,
     "rss_after_rescore_mib": $rss_after // 1024, "hwm_after_rescore_mib": $hwm_after // 1024,
     "metrics_per_host_off_secs": $cold, "metrics_per_host_off_cached_secs": $warm,
+    "metrics_first_scrape_after_restart_secs": $index_start,
+    "rss_after_restart_mib": $rss_restart // 1024, "hwm_after_restart_mib": $hwm_restart // 1024,
     "metrics_per_host_on_secs": $cold_ph, "metrics_per_host_on_cached_secs": $warm_ph,
     "metrics_per_host_on_bytes": $cold_ph_bytes,
     "rescore_secs": $rescore_secs, "report_secs": $report_secs, "disk_mb": $db_mb,

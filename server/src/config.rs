@@ -201,8 +201,11 @@ pub struct MetricsConfig {
     pub enabled: bool,
     /// Whether per-host series are exported (off for very large estates).
     pub per_host: bool,
-    /// How often the estate metrics are recomputed from the store.
+    /// How often the estate metrics are recomputed (from the estate index, or from the
+    /// store with per-host series on).
     pub refresh: Duration,
+    /// How often the estate index is rebuilt from the store.
+    pub resync: Duration,
 }
 
 impl Default for MetricsConfig {
@@ -211,6 +214,7 @@ impl Default for MetricsConfig {
             enabled: true,
             per_host: false,
             refresh: Duration::from_secs(DEFAULT_METRICS_REFRESH_SECS),
+            resync: Duration::from_secs(crate::index::DEFAULT_RESYNC_SECS),
         }
     }
 }
@@ -288,6 +292,7 @@ struct RawMetrics {
     enabled: Option<bool>,
     per_host: Option<bool>,
     refresh_secs: Option<Spanned<u64>>,
+    resync_secs: Option<Spanned<u64>>,
 }
 
 /// `[checks]`: the scoring keys mirror `checks::RawScoring`, which cannot be embedded in
@@ -479,6 +484,11 @@ fn validate(raw: RawConfig, issues: &mut Issues<'_>, file: &Source<'_>) -> Serve
         && let Some(v) = at_least(refresh, 1, "metrics.refresh_secs", issues)
     {
         config.metrics.refresh = Duration::from_secs(v);
+    }
+    if let Some(resync) = raw.metrics.resync_secs
+        && let Some(v) = at_least(resync, 1, "metrics.resync_secs", issues)
+    {
+        config.metrics.resync = Duration::from_secs(v);
     }
 
     validate_checks(raw.checks, issues, file, &mut config.assess);

@@ -92,10 +92,20 @@ pub struct CarbonView {
 /// Adds up `estimates` over the scenarios `estimator` has configured; keeps no
 /// candidates.
 pub fn carbon_view(estimates: &[HostEstimate], estimator: &Estimator) -> CarbonView {
+    carbon_view_of(estimates, estimator)
+}
+
+/// [`carbon_view`] over any sequence of estimates (the estate index's).
+pub fn carbon_view_of<'a>(
+    estimates: impl IntoIterator<Item = &'a HostEstimate>,
+    estimator: &Estimator,
+) -> CarbonView {
+    let mut hosts_estimated = 0;
+    let counted = estimates.into_iter().inspect(|_| hosts_estimated += 1);
     let summary: EstateSummary =
-        summarise(estimates, Some(0)).for_scenarios(estimator.empty_totals());
+        summarise(counted, Some(0)).for_scenarios(estimator.empty_totals());
     CarbonView {
-        hosts_estimated: estimates.len(),
+        hosts_estimated,
         onprem: summary.onprem,
         scenarios: summary.scenarios,
     }

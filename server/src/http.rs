@@ -66,6 +66,9 @@ pub struct AppState {
     pub metrics_per_host: bool,
     /// How long a computed estate view serves scrapes before it is recomputed.
     pub metrics_refresh: Duration,
+    /// The estate index the gauges are added up from (`None` with per-host series on,
+    /// or without `/metrics`: scrapes then recompute from the store).
+    pub index: Option<crate::index::EstateIndex>,
     /// A host silent for longer than this is stale.
     pub stale_after: Duration,
     /// The per-host ingest limit, when on.
@@ -524,37 +527,10 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
         let mut refreshed = state.metrics.view_lock().lock().await;
         if refreshed.is_none_or(|at| at.elapsed() >= state.metrics_refresh) {
             let stale_before = metrics::stale_before(Utc::now(), state.stale_after);
-            let hosts = state.store.hosts().await?;
-            let summary = query::summarise(&hosts, stale_before);
-            state
-                .metrics
-                .refresh_view(&hosts, &summary, state.metrics_per_host);
-            let assessments = state.store.assessments().await?;
-            let assessor = state.assessor.current();
-            let fleet = crate::estate::fleet_checks(assessor.plan(), &assessments);
-            let view = crate::estate::score_view(
-                assessor.plan(),
-                assessor.scoring(),
-                &assessments,
-                &hosts,
-            );
-            let waivers = assessor.checks().waivers.counts(Utc::now());
-            state.metrics.refresh_checks(
-                &fleet,
-                &view,
-                &assessments,
-                waivers,
-                state.metrics_per_host,
-            );
-            let (estimates, carbon) = carbon_estate(&state).await?;
-            let energy = if state.metrics_per_host {
-                state.store.host_energy().await?
-            } else {
-                Vec::new()
-            };
-            state
-                .metrics
-                .refresh_carbon(&carbon, &estimates, &energy, state.metrics_per_host);
+            match &state.index {
+                Some(index) => refresh_from_index(&state, index, stale_before).await?,
+                None => refresh_from_store(&state, stale_before).await?,
+            }
             *refreshed = Some(std::time::Instant::now());
         }
     }
@@ -581,6 +557,69 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
         text,
     )
         .into_response())
+}
+
+/// Sets the estate gauges from the estate index: the first scrape waits for the index to
+/// be built, later ones start a rebuild in the background when `resync_secs` has passed.
+async fn refresh_from_index(
+    state: &AppState,
+    index: &crate::index::EstateIndex,
+    stale_before: chrono::DateTime<Utc>,
+) -> Result<(), HttpError> {
+    if !index.is_ready() {
+        index.rebuild(&*state.store, true).await?;
+    } else if index.due() {
+        let (index, store) = (index.clone(), Arc::clone(&state.store));
+        tokio::spawn(async move {
+            if let Err(e) = index.rebuild(&*store, false).await {
+                tracing::warn!(error = %e, "cannot rebuild the estate index; kept the one held");
+            }
+        });
+    }
+    let assessor = state.assessor.current();
+    let Some(estate) = index.aggregate(Arc::clone(&assessor), stale_before).await else {
+        return refresh_from_store(state, stale_before).await;
+    };
+    state.metrics.refresh_view(&estate.hosts, None);
+    let waivers = assessor.checks().waivers.counts(Utc::now());
+    state
+        .metrics
+        .refresh_checks(&estate.fleet, &estate.view, &[], waivers, false);
+    state
+        .metrics
+        .refresh_carbon(&estate.carbon, &[], &[], false);
+    Ok(())
+}
+
+/// Sets the estate gauges, and with per-host series those too, from the store.
+async fn refresh_from_store(
+    state: &AppState,
+    stale_before: chrono::DateTime<Utc>,
+) -> Result<(), HttpError> {
+    let per_host = state.metrics_per_host;
+    let hosts = state.store.hosts().await?;
+    let counts = crate::index::HostCounts::of(&hosts, stale_before);
+    state
+        .metrics
+        .refresh_view(&counts, per_host.then_some(hosts.as_slice()));
+    let assessments = state.store.assessments().await?;
+    let assessor = state.assessor.current();
+    let fleet = crate::estate::fleet_checks(assessor.plan(), &assessments);
+    let view = crate::estate::score_view(assessor.plan(), assessor.scoring(), &assessments, &hosts);
+    let waivers = assessor.checks().waivers.counts(Utc::now());
+    state
+        .metrics
+        .refresh_checks(&fleet, &view, &assessments, waivers, per_host);
+    let (estimates, carbon) = carbon_estate(state).await?;
+    let energy = if per_host {
+        state.store.host_energy().await?
+    } else {
+        Vec::new()
+    };
+    state
+        .metrics
+        .refresh_carbon(&carbon, &estimates, &energy, per_host);
+    Ok(())
 }
 
 async fn openapi() -> impl IntoResponse {

@@ -16,6 +16,7 @@ pub mod estate;
 pub mod facts;
 pub mod http;
 pub mod import;
+pub mod index;
 pub mod ingest;
 pub mod metrics;
 pub mod pipeline;
@@ -127,6 +128,24 @@ pub fn build_state(config: &ServerConfig, store: Arc<dyn Store>) -> Result<AppSt
         store,
         Arc::new(move |operation, elapsed| observer.observe_store(operation, elapsed)),
     ));
+    // With per-host series off, the estate gauges are added up from the estate index
+    // (kept up to date by the store's writes, rebuilt from the store now and every
+    // `resync_secs`); with them on, every scrape reads the store as the series need.
+    let index = (config.metrics.enabled && !config.metrics.per_host)
+        .then(|| index::EstateIndex::start(config.metrics.resync));
+    let store: Arc<dyn Store> = match &index {
+        Some(index) => {
+            let indexed: Arc<dyn Store> = Arc::new(index::IndexedStore::new(store, index.clone()));
+            let (index, reader) = (index.clone(), Arc::clone(&indexed));
+            tokio::spawn(async move {
+                if let Err(e) = index.rebuild(&*reader, true).await {
+                    tracing::warn!(error = %e, "cannot build the estate index; the next scrape tries again");
+                }
+            });
+            indexed
+        }
+        None => store,
+    };
     let assessor = pipeline::SharedAssessor::new(
         assess::Assessor::load(&config.assess).map_err(AppError::Assess)?,
     );
@@ -153,6 +172,7 @@ pub fn build_state(config: &ServerConfig, store: Arc<dyn Store>) -> Result<AppSt
         metrics_enabled: config.metrics.enabled,
         metrics_per_host: config.metrics.per_host,
         metrics_refresh: config.metrics.refresh,
+        index,
         stale_after: config.stale_after,
         rate_limiter: config
             .max_reports_per_host_per_minute

@@ -19,7 +19,7 @@ use prometheus::{
 
 use crate::carbon::{HostEstimate, ONPREM, OnPremMethod, READINESS_ORDER, Readiness, Totals};
 use crate::estate::CarbonView;
-use crate::query::EstateSummary;
+use crate::index::HostCounts;
 use crate::store::{HostEnergy, HostRecord};
 
 /// Joules in a kilowatt-hour.
@@ -392,37 +392,40 @@ impl Metrics {
         &self.view_refreshed
     }
 
-    /// Recomputes the estate gauges from the host list: counts always, per-host series
-    /// when `per_host`.
-    pub fn refresh_view(&self, hosts: &[HostRecord], summary: &EstateSummary, per_host: bool) {
+    /// Sets the host gauges from `counts`, and the per-host series from `per_host`'s
+    /// hosts when given (cleared otherwise).
+    pub fn refresh_view(&self, counts: &HostCounts, per_host: Option<&[HostRecord]>) {
         let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         self.hosts
             .with_label_values(&["reporting"])
-            .set(count(summary.reporting));
+            .set(count(counts.reporting));
         self.hosts
             .with_label_values(&["stale"])
-            .set(count(summary.stale));
+            .set(count(counts.stale));
+        // Labels are clipped before they are added up: two values that clip alike are one
+        // series.
+        let mut by_kind: std::collections::BTreeMap<String, u64> = Default::default();
+        for (kind, n) in &counts.by_kind {
+            *by_kind.entry(clip(kind)).or_default() += n;
+        }
         self.hosts_by_kind.reset();
-        for (kind, n) in &summary.by_kind {
+        for (kind, n) in &by_kind {
             self.hosts_by_kind
-                .with_label_values(&[clip(kind).as_str()])
+                .with_label_values(&[kind.as_str()])
                 .set(count(*n));
         }
-        self.hosts_by_os.reset();
-        let mut by_os: std::collections::BTreeMap<[String; 3], i64> = Default::default();
-        for h in hosts {
-            let f = &h.facets;
-            let key = [&f.os_family, &f.os_id, &f.os_version]
-                .map(|v| clip(v.as_deref().unwrap_or("unknown")));
-            *by_os.entry(key).or_default() += 1;
+        let mut by_os: std::collections::BTreeMap<[String; 3], u64> = Default::default();
+        for (key, n) in &counts.by_os {
+            *by_os.entry(key.each_ref().map(|v| clip(v))).or_default() += n;
         }
+        self.hosts_by_os.reset();
         for (key, n) in &by_os {
             let labels = [key[0].as_str(), key[1].as_str(), key[2].as_str()];
-            self.hosts_by_os.with_label_values(&labels).set(*n);
+            self.hosts_by_os.with_label_values(&labels).set(count(*n));
         }
         self.host_info.reset();
         self.host_last_report.reset();
-        if per_host {
+        if let Some(hosts) = per_host {
             for h in hosts {
                 let f = &h.facets;
                 let or_unknown = |v: &Option<String>| clip(v.as_deref().unwrap_or("unknown"));

@@ -81,6 +81,8 @@ pub fn server_entries() -> Vec<Entry> {
             "Export per-host series (off for very large estates)."),
         key("metrics.refresh_secs", Integer, value(DEFAULT_METRICS_REFRESH_SECS), Some("seconds"),
             "A scrape recomputes the estate gauges when the last computation is older; at least 1."),
+        key("metrics.resync_secs", Integer, value(crate::index::DEFAULT_RESYNC_SECS), Some("seconds"),
+            "The estate index behind the gauges is rebuilt from the store when older; at least 1."),
         section("checks", Table, false, "Health checks and scoring."),
         key("checks.config_dir", Path, Default::Derived("the copy built into the binary"), None,
             "Directory holding checks/, profiles/, waivers.toml and data/; relative to this file.")
