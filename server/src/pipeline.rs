@@ -39,6 +39,10 @@ pub const IN_FLIGHT_PER_CORE: usize = 4;
 pub const MIN_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 /// How often hosts deferred by [`MIN_INTERVAL`] are looked at.
 const DEFERRED_SWEEP: std::time::Duration = std::time::Duration::from_secs(5);
+/// After this many assessments, the worker hands the heap's free pages back to the kernel
+/// once it falls idle: a re-score of a large estate leaves most of the memory it went
+/// through free but resident in glibc's arenas (one per thread that allocated at once).
+pub const TRIM_AFTER: u64 = 1_000;
 /// How far back the series used for facts reaches.
 pub const SERIES_DAYS: i64 = crate::assess::DEFAULT_SERIES_DAYS;
 
@@ -168,10 +172,18 @@ pub fn start(store: Arc<dyn Store>, assessor: SharedAssessor) -> AssessQueue {
                 tracing::warn!(error = %e, "host assessment task failed");
             }
         };
+        let mut since_trim: u64 = 0;
         loop {
             let due: Vec<String> = tokio::select! {
                 Some(done) = running.join_next(), if !running.is_empty() => {
                     finished(done);
+                    since_trim += 1;
+                    if since_trim >= TRIM_AFTER && running.is_empty() && rx.is_empty() {
+                        since_trim = 0;
+                        tokio::task::spawn_blocking(
+                            estate_agent::collect::platform::release_free_memory,
+                        );
+                    }
                     continue;
                 }
                 next = rx.recv() => {
@@ -202,7 +214,10 @@ pub fn start(store: Arc<dyn Store>, assessor: SharedAssessor) -> AssessQueue {
             for host_id in due {
                 while running.len() >= parallel {
                     match running.join_next().await {
-                        Some(done) => finished(done),
+                        Some(done) => {
+                            finished(done);
+                            since_trim += 1;
+                        }
                         None => break,
                     }
                 }
