@@ -21,6 +21,10 @@
 //! A virtual machine or container is `virtual` whatever code its (emulated) firmware
 //! reports; the code is still reported.
 
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use estate_protocol::{Chassis, Hardware, Known, Virtualization, VirtualizationKind};
 
 use crate::collect::{CollectError, Collected, Collector, Context, Section};
@@ -29,9 +33,31 @@ use crate::root::{ReadError, SysRoot};
 /// Where the kernel exposes DMI.
 pub const DMI_DIR: &str = "/sys/class/dmi/id";
 
+/// How long a hardware section read in this boot stands before it is read again (one
+/// hour). Nothing it reads changes within a boot in practice — the firmware's DMI
+/// tables, the CPU's hypervisor flag, the clock sources, PID 1's container markers —
+/// so this only bounds how long an unforeseen change (a container marker written
+/// late) can go unseen.
+pub const HARDWARE_TTL: Duration = Duration::from_secs(3600);
+
 /// Collects the [`Hardware`] section.
+///
+/// The section is kept for the boot it was read in ([`super::boot_id`]), up to
+/// [`HARDWARE_TTL`]: about 20 files per report, `/proc/cpuinfo` among them (on x86 the
+/// kernel asks every CPU for its clock to write it), for a section that does not change.
+/// Without a boot id (a recorded sysroot that has none) it is read every time.
+#[derive(Debug, Default)]
+pub struct HardwareCollector {
+    last: Mutex<Option<CachedHardware>>,
+}
+
 #[derive(Debug)]
-pub struct HardwareCollector;
+struct CachedHardware {
+    root: PathBuf,
+    boot_id: String,
+    at: Instant,
+    collected: Collected,
+}
 
 impl Collector for HardwareCollector {
     fn name(&self) -> &'static str {
@@ -39,72 +65,104 @@ impl Collector for HardwareCollector {
     }
 
     fn collect(&self, ctx: &Context) -> Result<Collected, CollectError> {
-        let root = &ctx.root;
-        let mut problems = Vec::new();
-        let dmi = Dmi::read(root, &mut problems);
-        let virtualization = detect_virtualization(root, dmi.as_ref());
+        self.collect_at(ctx, Instant::now())
+    }
+}
 
-        let Some(dmi) = dmi else {
-            problems.push(format!(
-                "{DMI_DIR}: absent (the firmware exposes no SMBIOS/DMI tables, as on \
+impl HardwareCollector {
+    /// [`Collector::collect`] at `now`: the section kept from earlier in this boot
+    /// while it is younger than [`HARDWARE_TTL`], else read afresh.
+    fn collect_at(&self, ctx: &Context, now: Instant) -> Result<Collected, CollectError> {
+        // Plain data: a panic elsewhere while holding it leaves a usable cache.
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let boot_id = super::boot_id(&ctx.root);
+        if let (Some(cached), Some(boot_id)) = (last.as_ref(), boot_id.as_deref())
+            && cached.root == ctx.root.root()
+            && cached.boot_id == boot_id
+            && now.saturating_duration_since(cached.at) < HARDWARE_TTL
+        {
+            return Ok(cached.collected.clone());
+        }
+        let collected = read_hardware(&ctx.root)?;
+        *last = boot_id.map(|boot_id| CachedHardware {
+            root: ctx.root.root().to_path_buf(),
+            boot_id,
+            at: now,
+            collected: collected.clone(),
+        });
+        Ok(collected)
+    }
+}
+
+/// Reads the [`Hardware`] section.
+fn read_hardware(root: &SysRoot) -> Result<Collected, CollectError> {
+    let mut problems = Vec::new();
+    let dmi = Dmi::read(root, &mut problems);
+    let virtualization = detect_virtualization(root, dmi.as_ref());
+
+    let Some(dmi) = dmi else {
+        problems.push(format!(
+            "{DMI_DIR}: absent (the firmware exposes no SMBIOS/DMI tables, as on \
                  microVMs and many ARM boards); vendor, product, serial, chassis and BIOS \
                  are unknown"
-            ));
-            let chassis = match virtualization.kind {
-                VirtualizationKind::Vm | VirtualizationKind::Container => Chassis::Virtual,
-                _ => Chassis::Unknown,
-            };
-            let hardware = Hardware {
-                vendor: None,
-                product: None,
-                product_version: None,
-                serial: Known::unknown(format!("{DMI_DIR} is absent")),
-                chassis_type_code: None,
-                chassis,
-                bios_vendor: None,
-                bios_version: None,
-                bios_date: None,
-                virtualization,
-            };
-            return Ok(Collected::partial(Section::Hardware(hardware), problems));
-        };
-
-        let chassis_type_code = dmi.chassis_type.as_deref().and_then(|text| {
-            let code = text.parse::<u8>().ok().map(|code| code & 0x7f);
-            if code.is_none() {
-                problems.push(format!(
-                    "{DMI_DIR}/chassis_type: `{text}` is not a chassis type number"
-                ));
-            }
-            code
-        });
+        ));
         let chassis = match virtualization.kind {
             VirtualizationKind::Vm | VirtualizationKind::Container => Chassis::Virtual,
-            _ => chassis_class(chassis_type_code),
+            _ => Chassis::Unknown,
         };
-        let bios_date = dmi.bios_date.as_deref().and_then(|text| {
-            let date = parse_bios_date(text);
-            if date.is_none() {
-                problems.push(format!(
-                    "{DMI_DIR}/bios_date: `{text}` is not an MM/DD/YYYY date"
-                ));
-            }
-            date
-        });
         let hardware = Hardware {
-            vendor: dmi.sys_vendor,
-            product: dmi.product_name,
-            product_version: dmi.product_version.or(dmi.product_family),
-            serial: dmi.serial,
-            chassis_type_code,
+            vendor: None,
+            product: None,
+            product_version: None,
+            serial: Known::unknown(format!("{DMI_DIR} is absent")),
+            chassis_type_code: None,
             chassis,
-            bios_vendor: dmi.bios_vendor,
-            bios_version: dmi.bios_version,
-            bios_date,
+            bios_vendor: None,
+            bios_version: None,
+            bios_date: None,
             virtualization,
         };
-        Ok(Collected::partial(Section::Hardware(hardware), problems))
-    }
+        return Ok(Collected::partial(Section::Hardware(hardware), problems));
+    };
+
+    let chassis_type_code = dmi.chassis_type.as_deref().and_then(|text| {
+        let code = text.parse::<u8>().ok().map(|code| code & 0x7f);
+        if code.is_none() {
+            problems.push(format!(
+                "{DMI_DIR}/chassis_type: `{text}` is not a chassis type number"
+            ));
+        }
+        code
+    });
+    let chassis = match virtualization.kind {
+        VirtualizationKind::Vm | VirtualizationKind::Container => Chassis::Virtual,
+        _ => chassis_class(chassis_type_code),
+    };
+    let bios_date = dmi.bios_date.as_deref().and_then(|text| {
+        let date = parse_bios_date(text);
+        if date.is_none() {
+            problems.push(format!(
+                "{DMI_DIR}/bios_date: `{text}` is not an MM/DD/YYYY date"
+            ));
+        }
+        date
+    });
+    let hardware = Hardware {
+        vendor: dmi.sys_vendor,
+        product: dmi.product_name,
+        product_version: dmi.product_version.or(dmi.product_family),
+        serial: dmi.serial,
+        chassis_type_code,
+        chassis,
+        bios_vendor: dmi.bios_vendor,
+        bios_version: dmi.bios_version,
+        bios_date,
+        virtualization,
+    };
+    Ok(Collected::partial(Section::Hardware(hardware), problems))
 }
 
 /// The DMI strings we use, placeholders removed.
@@ -564,11 +622,71 @@ mod tests {
     use chrono::NaiveDate;
 
     fn collect(ctx: &Context) -> (Hardware, Vec<String>) {
-        let collected = HardwareCollector.collect(ctx).unwrap();
+        let collected = HardwareCollector::default().collect(ctx).unwrap();
         match collected.section {
             Section::Hardware(hw) => (hw, collected.problems),
             other => panic!("wrong section {other:?}"),
         }
+    }
+
+    fn vendor_of(collected: Collected) -> Option<String> {
+        match collected.section {
+            Section::Hardware(hw) => hw.vendor,
+            other => panic!("wrong section {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_section_is_kept_for_the_boot_and_the_ttl() {
+        let dir = broken_copy(DEBIAN_VM);
+        let c = ctx_at(dir.path());
+        let collector = HardwareCollector::default();
+        let t0 = Instant::now();
+        write(
+            dir.path(),
+            crate::collect::platform::linux::BOOT_ID,
+            b"boot-a\n",
+        );
+        assert_eq!(
+            vendor_of(collector.collect_at(&c, t0).unwrap()).as_deref(),
+            Some("QEMU")
+        );
+        // Within the boot and the TTL: not read again.
+        write(dir.path(), "/sys/class/dmi/id/sys_vendor", b"Changed\n");
+        let later = t0 + HARDWARE_TTL / 2;
+        assert_eq!(
+            vendor_of(collector.collect_at(&c, later).unwrap()).as_deref(),
+            Some("QEMU")
+        );
+        // The TTL ran out: read again.
+        let expired = t0 + HARDWARE_TTL;
+        assert_eq!(
+            vendor_of(collector.collect_at(&c, expired).unwrap()).as_deref(),
+            Some("Changed")
+        );
+        // A new boot: read again, whatever the TTL.
+        write(dir.path(), "/sys/class/dmi/id/sys_vendor", b"Rebooted\n");
+        write(
+            dir.path(),
+            crate::collect::platform::linux::BOOT_ID,
+            b"boot-b\n",
+        );
+        assert_eq!(
+            vendor_of(collector.collect_at(&c, expired).unwrap()).as_deref(),
+            Some("Rebooted")
+        );
+        // No boot id: read every time.
+        remove(dir.path(), crate::collect::platform::linux::BOOT_ID);
+        write(dir.path(), "/sys/class/dmi/id/sys_vendor", b"Unbooted\n");
+        assert_eq!(
+            vendor_of(collector.collect_at(&c, expired).unwrap()).as_deref(),
+            Some("Unbooted")
+        );
+        write(dir.path(), "/sys/class/dmi/id/sys_vendor", b"Again\n");
+        assert_eq!(
+            vendor_of(collector.collect_at(&c, expired).unwrap()).as_deref(),
+            Some("Again")
+        );
     }
 
     #[test]

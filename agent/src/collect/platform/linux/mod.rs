@@ -18,15 +18,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::collect::Collector;
-use crate::root::FsStats;
+use crate::root::{FsStats, SysRoot};
 
 /// Every Linux inventory collector.
 pub fn collectors() -> Vec<Arc<dyn Collector>> {
     // Read by the software and security collectors, once per change of the databases.
     let packages = Arc::new(software::PackageCache::default());
     vec![
-        Arc::new(os::OsCollector),
-        Arc::new(hardware::HardwareCollector),
+        Arc::new(os::OsCollector::default()),
+        Arc::new(hardware::HardwareCollector::default()),
         Arc::new(cpu::CpuCollector),
         Arc::new(cpu::MemoryCollector),
         Arc::new(storage::DisksCollector),
@@ -38,6 +38,35 @@ pub fn collectors() -> Vec<Arc<dyn Collector>> {
         Arc::new(security::SecurityCollector::new(packages)),
         Arc::new(gpu::GpusCollector),
     ]
+}
+
+/// Host path of the kernel's random id of the running boot.
+pub const BOOT_ID: &str = "/proc/sys/kernel/random/boot_id";
+
+/// The id of the running boot (`None`: absent or unreadable). What the kernel and the
+/// firmware say about the machine cannot change while it stays the same.
+pub fn boot_id(root: &SysRoot) -> Option<String> {
+    root.read_attr(BOOT_ID).ok().flatten()
+}
+
+/// What identifies one version of a file (`None`: absent or unreadable): size,
+/// modification time (to the nanosecond), change time and inode. A file written in
+/// place changes its mtime and ctime; one replaced by a rename changes its inode.
+pub type FileStamp = Option<(u64, i64, i64, i64, i64, u64)>;
+
+/// The [`FileStamp`] of `path` under `root` (symbolic links followed).
+pub fn file_stamp(root: &SysRoot, path: &str) -> FileStamp {
+    use std::os::unix::fs::MetadataExt;
+    root.metadata(path).ok().map(|m| {
+        (
+            m.len(),
+            m.mtime(),
+            m.mtime_nsec(),
+            m.ctime(),
+            m.ctime_nsec(),
+            m.ino(),
+        )
+    })
 }
 
 /// `statvfs(2)` of a path on the live system.

@@ -9,8 +9,11 @@ mod packages;
 mod release;
 mod tz;
 
+use std::path::PathBuf;
+use std::sync::Mutex;
+
 use chrono::{DateTime, NaiveDate, Utc};
-use estate_protocol::Os;
+use estate_protocol::{Known, Os};
 
 use crate::collect::{CollectError, Collected, Collector, Context, Section};
 use crate::root::SysRoot;
@@ -19,8 +22,112 @@ pub use packages::{compare_versions, installed_kernels};
 pub use tz::{Zone, host_zone};
 
 /// Collects the [`Os`] section.
+///
+/// What cannot change within a boot (kernel release and version, boot time,
+/// architecture) is read once per boot ([`super::boot_id`]); the package-change time is
+/// searched for again only when one of the logs or databases it reads changes (their
+/// [`super::FileStamp`]s) or the time zone does. The rest (uptime, `os-release`, the
+/// time zone, reboot and update state) is read every time.
+#[derive(Debug, Default)]
+pub struct OsCollector {
+    boot: Mutex<Option<(PathBuf, String, BootFacts)>>,
+    package_change: Mutex<Option<PackageChange>>,
+}
+
+/// The facts of one boot.
+#[derive(Debug, Clone)]
+struct BootFacts {
+    kernel: String,
+    kernel_version: Option<String>,
+    kernel_version_problem: Option<String>,
+    boot_time: DateTime<Utc>,
+    arch: Result<String, String>,
+}
+
+/// The last package-change search, with what it depended on.
 #[derive(Debug)]
-pub struct OsCollector;
+struct PackageChange {
+    root: PathBuf,
+    stamps: Vec<super::FileStamp>,
+    zone: Zone,
+    found: (Known<DateTime<Utc>>, Vec<String>),
+}
+
+impl OsCollector {
+    /// The boot's facts, from the last read while the boot id is the same.
+    fn boot_facts(&self, root: &SysRoot) -> Result<BootFacts, CollectError> {
+        // Plain data: a panic elsewhere while holding it leaves a usable cache.
+        let mut last = self
+            .boot
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let boot_id = super::boot_id(root);
+        if let (Some((cached_root, cached_id, facts)), Some(boot_id)) =
+            (last.as_ref(), boot_id.as_deref())
+            && cached_root == root.root()
+            && cached_id == boot_id
+        {
+            return Ok(facts.clone());
+        }
+        let facts = read_boot_facts(root)?;
+        *last = boot_id.map(|id| (root.root().to_path_buf(), id, facts.clone()));
+        Ok(facts)
+    }
+
+    /// [`packages::last_package_change`], from the last search while none of the files
+    /// it reads has changed and the zone is the same.
+    fn last_package_change(
+        &self,
+        root: &SysRoot,
+        zone: &Zone,
+    ) -> (Known<DateTime<Utc>>, Vec<String>) {
+        let mut last = self
+            .package_change
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let stamps: Vec<super::FileStamp> = packages::CHANGE_SOURCES
+            .iter()
+            .map(|path| super::file_stamp(root, path))
+            .collect();
+        if let Some(cached) = last.as_ref()
+            && cached.root == root.root()
+            && cached.stamps == stamps
+            && cached.zone == *zone
+        {
+            return cached.found.clone();
+        }
+        let found = packages::last_package_change(root, zone);
+        *last = Some(PackageChange {
+            root: root.root().to_path_buf(),
+            stamps,
+            zone: zone.clone(),
+            found: found.clone(),
+        });
+        found
+    }
+}
+
+/// Reads what cannot change within a boot.
+fn read_boot_facts(root: &SysRoot) -> Result<BootFacts, CollectError> {
+    let kernel = root
+        .read_attr("/proc/sys/kernel/osrelease")?
+        .ok_or_else(|| CollectError::parse("/proc/sys/kernel/osrelease", "empty or absent"))?;
+    let (kernel_version, kernel_version_problem) = match root.read_attr("/proc/sys/kernel/version")
+    {
+        Ok(version) => (version, None),
+        Err(err) => (None, Some(err.to_string())),
+    };
+    let stat = root.read_to_string("/proc/stat")?;
+    let boot_time = parse_btime(&stat)?;
+    let arch = architecture(root, &kernel);
+    Ok(BootFacts {
+        kernel,
+        kernel_version,
+        kernel_version_problem,
+        boot_time,
+        arch,
+    })
+}
 
 impl Collector for OsCollector {
     fn name(&self) -> &'static str {
@@ -31,18 +138,14 @@ impl Collector for OsCollector {
         let root = &ctx.root;
         let mut problems = Vec::new();
 
-        let kernel = root
-            .read_attr("/proc/sys/kernel/osrelease")?
-            .ok_or_else(|| CollectError::parse("/proc/sys/kernel/osrelease", "empty or absent"))?;
-        let kernel_version = match root.read_attr("/proc/sys/kernel/version") {
-            Ok(version) => version,
-            Err(err) => {
-                problems.push(err.to_string());
-                None
-            }
-        };
-        let stat = root.read_to_string("/proc/stat")?;
-        let boot_time = parse_btime(&stat)?;
+        let BootFacts {
+            kernel,
+            kernel_version,
+            kernel_version_problem,
+            boot_time,
+            arch,
+        } = self.boot_facts(root)?;
+        problems.extend(kernel_version_problem);
         let uptime_secs = match read_uptime(root) {
             Ok(secs) => secs,
             Err(problem) => {
@@ -70,7 +173,7 @@ impl Collector for OsCollector {
             date
         });
 
-        let arch = match architecture(root, &kernel) {
+        let arch = match arch {
             Ok(arch) => arch,
             Err(problem) => {
                 problems.push(problem);
@@ -87,7 +190,7 @@ impl Collector for OsCollector {
         let (reboot_required, reboot_required_packages, reboot_problems) =
             packages::reboot_required(root, &kernel);
         problems.extend(reboot_problems);
-        let (last_package_change, change_problems) = packages::last_package_change(root, &zone);
+        let (last_package_change, change_problems) = self.last_package_change(root, &zone);
         problems.extend(change_problems);
         let mut like: Vec<&str> = id_like.iter().map(String::as_str).collect();
         like.push(&id);
@@ -229,7 +332,7 @@ mod tests {
     use estate_protocol::Known;
 
     fn collect(ctx: &Context) -> (Os, Vec<String>) {
-        let collected = OsCollector.collect(ctx).unwrap();
+        let collected = OsCollector::default().collect(ctx).unwrap();
         match collected.section {
             Section::Os(os) => (os, collected.problems),
             other => panic!("wrong section {other:?}"),
@@ -276,6 +379,59 @@ mod tests {
             panic!("pending updates cannot be known offline on Rocky");
         };
         assert!(reason.contains("dnf"), "{reason}");
+    }
+
+    #[test]
+    fn boot_facts_are_kept_for_the_boot_and_the_package_change_until_a_log_changes() {
+        let dir = broken_copy(DEBIAN_VM);
+        let c = ctx_at(dir.path());
+        let collector = OsCollector::default();
+        let collect_with = |collector: &OsCollector| match collector.collect(&c).unwrap().section {
+            Section::Os(os) => os,
+            other => panic!("wrong section {other:?}"),
+        };
+        write(
+            dir.path(),
+            crate::collect::platform::linux::BOOT_ID,
+            b"boot-a\n",
+        );
+        let first = collect_with(&collector);
+        assert_eq!(first.kernel, "6.1.0-18-amd64");
+        let change = time("2024-06-12T05:25:14Z");
+        assert_eq!(first.last_package_change, Known::Known { value: change });
+
+        // Same boot: the kernel is not read again; the uptime is.
+        write(
+            dir.path(),
+            "/proc/sys/kernel/osrelease",
+            b"6.1.0-99-amd64\n",
+        );
+        write(dir.path(), "/proc/uptime", b"2000100.00 1.00\n");
+        let second = collect_with(&collector);
+        assert_eq!(second.kernel, "6.1.0-18-amd64");
+        assert_eq!(second.uptime_secs, 2_000_100);
+        assert_eq!(second.last_package_change, first.last_package_change);
+
+        // A package installed: dpkg's log grew, the time is searched for again.
+        let log = dir.path().join("var/log/dpkg.log");
+        let mut text = std::fs::read(&log).unwrap();
+        text.extend_from_slice(b"2024-07-01 10:00:00 install newpkg:amd64 <none> 1.0-1\n");
+        std::fs::write(&log, text).unwrap();
+        let third = collect_with(&collector);
+        assert_ne!(third.last_package_change, first.last_package_change);
+        assert_eq!(
+            third.last_package_change,
+            collect_with(&OsCollector::default()).last_package_change,
+            "the same as a fresh collector"
+        );
+
+        // A new boot: the kernel is read again.
+        write(
+            dir.path(),
+            crate::collect::platform::linux::BOOT_ID,
+            b"boot-b\n",
+        );
+        assert_eq!(collect_with(&collector).kernel, "6.1.0-99-amd64");
     }
 
     #[test]
@@ -406,17 +562,23 @@ mod tests {
     fn missing_or_broken_proc_stat_fails_with_the_file_named() {
         let dir = broken_copy(DELL);
         remove(dir.path(), "/proc/stat");
-        let err = OsCollector.collect(&ctx_at(dir.path())).unwrap_err();
+        let err = OsCollector::default()
+            .collect(&ctx_at(dir.path()))
+            .unwrap_err();
         assert!(err.to_string().starts_with("/proc/stat: "), "{err}");
 
         // Truncated before the btime line.
         let dir = broken_copy(DELL);
         truncate_half(dir.path(), "/proc/stat");
-        let err = OsCollector.collect(&ctx_at(dir.path())).unwrap_err();
+        let err = OsCollector::default()
+            .collect(&ctx_at(dir.path()))
+            .unwrap_err();
         assert_eq!(err.to_string(), "/proc/stat: no btime line");
 
         write(dir.path(), "/proc/stat", b"btime soon\n");
-        let err = OsCollector.collect(&ctx_at(dir.path())).unwrap_err();
+        let err = OsCollector::default()
+            .collect(&ctx_at(dir.path()))
+            .unwrap_err();
         assert_eq!(err.to_string(), "/proc/stat: btime `soon` is not a number");
     }
 
@@ -432,7 +594,9 @@ mod tests {
         );
 
         remove(dir.path(), "/proc/sys/kernel/osrelease");
-        let err = OsCollector.collect(&ctx_at(dir.path())).unwrap_err();
+        let err = OsCollector::default()
+            .collect(&ctx_at(dir.path()))
+            .unwrap_err();
         assert!(
             err.to_string().starts_with("/proc/sys/kernel/osrelease"),
             "{err}"

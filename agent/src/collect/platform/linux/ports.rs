@@ -18,6 +18,7 @@ use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use estate_protocol::ListeningSocket;
 
@@ -287,6 +288,45 @@ enum Holder {
     /// (the kernel holds it, as for an NFS server's sockets). A socket nobody holds
     /// cannot come to be held, so this stays true while the socket exists.
     Kernel,
+    /// Not found by a walk of every process, some of whose descriptors could not be
+    /// read: held by the kernel, by one of those processes or by a process outside
+    /// this pid namespace. Only a process started since, or one handed the socket,
+    /// can show it now: [`OwnerCache`] walks the new processes only, and every process
+    /// again after [`REWALK_AFTER`].
+    Unseen,
+}
+
+/// How long a walk of every process stands for the sockets it did not find while some
+/// processes were hidden, before all of `/proc` is walked for them again (10 minutes). In
+/// between only processes started since are walked. A socket handed over a Unix socket
+/// to a process that was already running, or a pid reused, is seen after this at worst.
+pub const REWALK_AFTER: Duration = Duration::from_secs(600);
+
+/// The last walk that went through every process (it did not find every socket it
+/// looked for), as the processes walked since extend it.
+#[derive(Debug, Clone)]
+struct Walked {
+    /// When every process was walked.
+    at: Instant,
+    /// The processes walked, then and since.
+    pids: HashSet<u32>,
+    /// Those of them whose descriptors could not be read.
+    denied: HashSet<u32>,
+}
+
+/// What one walk of `/proc` found, for [`OwnerCache`].
+#[derive(Debug, Default)]
+struct ProcWalk {
+    /// Socket inode → lowest pid holding it, among the processes walked.
+    owners: HashMap<u64, u32>,
+    /// Socket inode → the descriptor (in its owner) that holds it.
+    fds: HashMap<u64, String>,
+    /// Every process in `/proc` when it was listed, skipped ones included.
+    pids: Vec<u32>,
+    /// Processes walked whose descriptors could not be read.
+    denied: HashSet<u32>,
+    /// Whether every process not skipped was walked (it stops once all are found).
+    complete: bool,
 }
 
 /// Owners of listening sockets found by earlier walks, by socket inode.
@@ -295,9 +335,15 @@ enum Holder {
 /// socket usually lives as long as its daemon, so most reports find the same sockets.
 /// A remembered owner is trusted only after reading its one descriptor again and
 /// finding the same socket there; everything else is walked for, as the first time.
+/// A socket that a walk of every process did not find while some processes' descriptors
+/// were hidden (a container without `CAP_SYS_PTRACE`, a socket held outside the pid
+/// namespace) is looked for in the processes started since only, until
+/// [`REWALK_AFTER`]: walking every process for it again each report found nothing new
+/// and was a third of a report's CPU.
 #[derive(Debug, Default)]
 pub struct OwnerCache {
     holders: HashMap<u64, Holder>,
+    walked: Option<Walked>,
 }
 
 impl OwnerCache {
@@ -309,70 +355,122 @@ impl OwnerCache {
         root: &SysRoot,
         wanted: &HashSet<u64>,
     ) -> Result<OwnerWalk, CollectError> {
+        self.find_owners_at(
+            Instant::now(),
+            wanted,
+            |pid, fd| {
+                root.read_link(&format!("/proc/{pid}/fd/{fd}"))
+                    .ok()
+                    .and_then(|target| socket_inode(target.as_os_str().as_encoded_bytes()))
+            },
+            |targets, skip| walk_proc(root, targets, skip),
+        )
+    }
+
+    /// [`OwnerCache::find_owners`] at `now`, with the descriptor check (`pid`, `fd` →
+    /// the socket it holds) and the walk (sockets wanted, processes to skip) given.
+    fn find_owners_at(
+        &mut self,
+        now: Instant,
+        wanted: &HashSet<u64>,
+        holds: impl Fn(u32, &str) -> Option<u64>,
+        walk: impl FnOnce(&HashSet<u64>, &HashSet<u32>) -> Result<ProcWalk, CollectError>,
+    ) -> Result<OwnerWalk, CollectError> {
         self.holders.retain(|inode, _| wanted.contains(inode));
-        let mut walk = OwnerWalk::default();
+        let mut result = OwnerWalk::default();
         let mut unknown = HashSet::new();
+        let mut unseen = HashSet::new();
         for &inode in wanted {
             match self.holders.get(&inode) {
                 Some(Holder::Kernel) => {}
-                Some(Holder::Fd { pid, fd })
-                    if root
-                        .read_link(&format!("/proc/{pid}/fd/{fd}"))
-                        .is_ok_and(|target| {
-                            socket_inode(target.as_os_str().as_encoded_bytes()) == Some(inode)
-                        }) =>
-                {
-                    walk.owners.insert(inode, *pid);
+                Some(Holder::Unseen) => {
+                    unseen.insert(inode);
+                }
+                Some(Holder::Fd { pid, fd }) if holds(*pid, fd) == Some(inode) => {
+                    result.owners.insert(inode, *pid);
                 }
                 _ => {
                     unknown.insert(inode);
                 }
             }
         }
-        if unknown.is_empty() {
-            return Ok(walk);
+        if unknown.is_empty() && unseen.is_empty() {
+            return Ok(result);
         }
-        let (found, fds) = walk_proc(root, &unknown)?;
-        walk.denied = found.denied;
-        for &inode in &unknown {
+        // Sockets never looked for (or that moved) need every process; unseen ones only
+        // the processes the last full walk did not cover, while it stands.
+        let standing = self
+            .walked
+            .take()
+            .filter(|w| unknown.is_empty() && now.saturating_duration_since(w.at) < REWALK_AFTER);
+        let empty = HashSet::new();
+        let skip = standing.as_ref().map_or(&empty, |w| &w.pids);
+        let targets: HashSet<u64> = unknown.union(&unseen).copied().collect();
+        let found = walk(&targets, skip)?;
+        if found.complete {
+            let (at, mut denied) = match standing {
+                Some(w) => (w.at, w.denied),
+                None => (now, HashSet::new()),
+            };
+            let pids: HashSet<u32> = found.pids.iter().copied().collect();
+            // Processes gone since no longer hide anything.
+            denied.retain(|pid| pids.contains(pid));
+            denied.extend(&found.denied);
+            self.walked = Some(Walked { at, pids, denied });
+        } else {
+            // Stopped once all were found: the processes after that were not walked.
+            self.walked = standing;
+        }
+        let denied = match &self.walked {
+            Some(w) if found.complete => w.denied.len(),
+            _ => found.denied.len(),
+        };
+        result.denied = denied;
+        for &inode in &targets {
             match found.owners.get(&inode) {
                 Some(&pid) => {
-                    walk.owners.insert(inode, pid);
-                    if let Some(fd) = fds.get(&inode) {
-                        self.holders.insert(
-                            inode,
-                            Holder::Fd {
-                                pid,
-                                fd: fd.clone(),
-                            },
-                        );
+                    result.owners.insert(inode, pid);
+                    match found.fds.get(&inode) {
+                        Some(fd) => {
+                            self.holders.insert(
+                                inode,
+                                Holder::Fd {
+                                    pid,
+                                    fd: fd.clone(),
+                                },
+                            );
+                        }
+                        None => {
+                            self.holders.remove(&inode);
+                        }
                     }
                 }
                 // Remembered as the kernel's only when nothing was hidden from the walk.
-                None if found.denied == 0 => {
+                None if denied == 0 => {
                     self.holders.insert(inode, Holder::Kernel);
                 }
                 None => {
-                    self.holders.remove(&inode);
+                    self.holders.insert(inode, Holder::Unseen);
                 }
             }
         }
-        Ok(walk)
+        Ok(result)
     }
 }
 
 /// Finds the lowest pid holding each socket inode in `wanted`, walking `/proc/<pid>/fd`
-/// in ascending pid order and stopping once all are found, and the descriptor (in the
-/// owner) that holds each. Processes that vanish mid-walk are skipped; those whose
-/// descriptors are not readable are counted.
+/// in ascending pid order (the processes in `skip` left out) and stopping once all are
+/// found, and the descriptor (in the owner) that holds each. Processes that vanish
+/// mid-walk are skipped; those whose descriptors are not readable are counted.
 fn walk_proc(
     root: &SysRoot,
     wanted: &HashSet<u64>,
-) -> Result<(OwnerWalk, HashMap<u64, String>), CollectError> {
-    let mut walk = OwnerWalk::default();
-    let mut fds_of = HashMap::new();
+    skip: &HashSet<u32>,
+) -> Result<ProcWalk, CollectError> {
+    let mut walk = ProcWalk::default();
     if wanted.is_empty() {
-        return Ok((walk, fds_of));
+        walk.complete = true;
+        return Ok(walk);
     }
     let mut pids: Vec<u32> = root
         .read_dir("/proc")?
@@ -380,13 +478,17 @@ fn walk_proc(
         .filter_map(|name| name.parse::<u32>().ok())
         .collect();
     pids.sort_unstable();
-    for pid in pids {
+    walk.complete = true;
+    for &pid in &pids {
+        if skip.contains(&pid) {
+            continue;
+        }
         let fd_dir = format!("/proc/{pid}/fd");
         let fds = match root.read_dir(&fd_dir) {
             Ok(fds) => fds,
             Err(err) => {
                 if err.source.kind() == io::ErrorKind::PermissionDenied {
-                    walk.denied += 1;
+                    walk.denied.insert(pid);
                 }
                 continue;
             }
@@ -395,7 +497,7 @@ fn walk_proc(
             let target = match root.read_link(&format!("{fd_dir}/{fd}")) {
                 Ok(target) => target,
                 Err(err) if err.source.kind() == io::ErrorKind::PermissionDenied => {
-                    walk.denied += 1;
+                    walk.denied.insert(pid);
                     break;
                 }
                 Err(_) => continue,
@@ -405,14 +507,16 @@ fn walk_proc(
                 && !walk.owners.contains_key(&inode)
             {
                 walk.owners.insert(inode, pid);
-                fds_of.insert(inode, fd);
+                walk.fds.insert(inode, fd);
             }
         }
         if walk.owners.len() == wanted.len() {
+            walk.complete = false;
             break;
         }
     }
-    Ok((walk, fds_of))
+    walk.pids = pids;
+    Ok(walk)
 }
 
 /// The inode of a descriptor link target `socket:[INODE]`.
@@ -593,6 +697,166 @@ mod tests {
         let got = with_cache(&c, &mut cache);
         assert_eq!(got, listening(&c).0);
         assert_eq!(got.last().unwrap(), &sock("udp", "127.0.0.1", 323, None));
+    }
+
+    /// A fake `/proc` for [`OwnerCache::find_owners_at`]: pid → (descriptors readable,
+    /// sockets held by descriptor number).
+    struct FakeProc(std::collections::BTreeMap<u32, (bool, Vec<(String, u64)>)>);
+
+    impl FakeProc {
+        fn holds(&self, pid: u32, fd: &str) -> Option<u64> {
+            let (readable, fds) = self.0.get(&pid)?;
+            readable.then_some(())?;
+            fds.iter().find(|(n, _)| n == fd).map(|(_, inode)| *inode)
+        }
+
+        /// Walks as `walk_proc` does, counting the processes it walked into `walked`.
+        fn walk(
+            &self,
+            wanted: &HashSet<u64>,
+            skip: &HashSet<u32>,
+            walked: &std::cell::Cell<usize>,
+        ) -> ProcWalk {
+            let mut walk = ProcWalk {
+                pids: self.0.keys().copied().collect(),
+                complete: true,
+                ..ProcWalk::default()
+            };
+            for (&pid, (readable, fds)) in &self.0 {
+                if skip.contains(&pid) {
+                    continue;
+                }
+                walked.set(walked.get() + 1);
+                if !readable {
+                    walk.denied.insert(pid);
+                    continue;
+                }
+                for (fd, inode) in fds {
+                    if wanted.contains(inode) && !walk.owners.contains_key(inode) {
+                        walk.owners.insert(*inode, pid);
+                        walk.fds.insert(*inode, fd.clone());
+                    }
+                }
+                if walk.owners.len() == wanted.len() {
+                    walk.complete = false;
+                    break;
+                }
+            }
+            walk
+        }
+    }
+
+    fn find(
+        cache: &mut OwnerCache,
+        procs: &FakeProc,
+        wanted: &[u64],
+        at: Instant,
+    ) -> (OwnerWalk, usize) {
+        let walked = std::cell::Cell::new(0);
+        let wanted: HashSet<u64> = wanted.iter().copied().collect();
+        let found = cache
+            .find_owners_at(
+                at,
+                &wanted,
+                |pid, fd| procs.holds(pid, fd),
+                |targets, skip| Ok(procs.walk(targets, skip, &walked)),
+            )
+            .unwrap();
+        (found, walked.get())
+    }
+
+    #[test]
+    fn a_socket_hidden_from_the_walk_is_looked_for_in_new_processes_only() {
+        // Socket 7 is held by nobody the agent can see; process 1's descriptors are
+        // hidden (permission denied), 100 holds socket 5.
+        let mut procs = FakeProc(
+            [
+                (1, (false, vec![])),
+                (100, (true, vec![("3".to_owned(), 5)])),
+                (200, (true, vec![("0".to_owned(), 99)])),
+            ]
+            .into_iter()
+            .collect(),
+        );
+        let mut cache = OwnerCache::default();
+        let t0 = Instant::now();
+        let (first, walked) = find(&mut cache, &procs, &[5, 7], t0);
+        assert_eq!(walked, 3, "the first report walks every process");
+        assert_eq!(first.owners, HashMap::from([(5, 100)]));
+        assert_eq!(first.denied, 1);
+
+        // The next report: 5 checked by its descriptor, 7 not walked for again, and the
+        // hidden process still counted for the problem it explains.
+        let (second, walked) = find(&mut cache, &procs, &[5, 7], t0 + Duration::from_secs(15));
+        assert_eq!(walked, 0, "nothing new to walk");
+        assert_eq!(second.owners, first.owners);
+        assert_eq!(second.denied, 1);
+
+        // A process started since that holds 7 (a child of the hidden one) is found,
+        // walking only it.
+        procs.0.insert(300, (true, vec![("4".to_owned(), 7)]));
+        let (third, walked) = find(&mut cache, &procs, &[5, 7], t0 + Duration::from_secs(30));
+        assert_eq!(walked, 1);
+        assert_eq!(third.owners, HashMap::from([(5, 100), (7, 300)]));
+        // ... and from then on checked by its descriptor.
+        let (_, walked) = find(&mut cache, &procs, &[5, 7], t0 + Duration::from_secs(45));
+        assert_eq!(walked, 0);
+
+        // It goes away: 7 is looked for in every process again (it moved), then stands.
+        procs.0.remove(&300);
+        let (fourth, walked) = find(&mut cache, &procs, &[5, 7], t0 + Duration::from_secs(60));
+        assert_eq!(walked, 3);
+        assert_eq!(fourth.owners, HashMap::from([(5, 100)]));
+        assert_eq!(fourth.denied, 1);
+        let (_, walked) = find(&mut cache, &procs, &[5, 7], t0 + Duration::from_secs(75));
+        assert_eq!(walked, 0);
+
+        // A socket handed to a process that was already running (here 200) is seen
+        // once the full walk is due again.
+        procs.0.get_mut(&200).unwrap().1.push(("9".to_owned(), 7));
+        let (stale, walked) = find(
+            &mut cache,
+            &procs,
+            &[5, 7],
+            t0 + Duration::from_secs(60) + REWALK_AFTER / 2,
+        );
+        assert_eq!((walked, stale.owners.get(&7)), (0, None));
+        let (fresh, walked) = find(
+            &mut cache,
+            &procs,
+            &[5, 7],
+            t0 + Duration::from_secs(61) + REWALK_AFTER,
+        );
+        assert_eq!(walked, 3);
+        assert_eq!(fresh.owners.get(&7), Some(&200));
+    }
+
+    #[test]
+    fn hidden_processes_that_exit_no_longer_count() {
+        let mut procs = FakeProc(
+            [
+                (1, (false, vec![])),
+                (50, (false, vec![])),
+                (100, (true, vec![])),
+            ]
+            .into_iter()
+            .collect(),
+        );
+        let mut cache = OwnerCache::default();
+        let t0 = Instant::now();
+        assert_eq!(find(&mut cache, &procs, &[7], t0).0.denied, 2);
+        procs.0.remove(&50);
+        procs.0.insert(400, (false, vec![]));
+        let (found, walked) = find(&mut cache, &procs, &[7], t0 + Duration::from_secs(15));
+        assert_eq!(walked, 1, "only the new process");
+        assert_eq!(found.denied, 2, "1 and 400 (50 is gone)");
+        // With nothing hidden any more, a full walk makes it the kernel's.
+        procs.0.clear();
+        procs.0.insert(100, (true, vec![]));
+        let (found, walked) = find(&mut cache, &procs, &[7], t0 + REWALK_AFTER * 2);
+        assert_eq!((walked, found.denied), (1, 0));
+        let (_, walked) = find(&mut cache, &procs, &[7], t0 + REWALK_AFTER * 3);
+        assert_eq!(walked, 0, "the kernel's: never walked for again");
     }
 
     #[test]

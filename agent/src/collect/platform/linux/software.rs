@@ -7,7 +7,6 @@
 pub mod dpkg;
 pub mod rpm;
 
-use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -64,8 +63,7 @@ struct CachedPackages {
     problems: Vec<String>,
 }
 
-/// What identifies one version of a database file (`None`: absent or unreadable).
-type Stamp = Option<(u64, i64, i64, i64, i64, u64)>;
+type Stamp = super::FileStamp;
 
 impl PackageCache {
     /// [`installed_packages`], from the last read when no database file has changed.
@@ -101,18 +99,7 @@ impl PackageCache {
 
 /// Stamps of every file [`installed_packages`] may read, in a fixed order.
 fn stamps(root: &SysRoot) -> Vec<Stamp> {
-    let stamp = |path: &str| {
-        root.metadata(path).ok().map(|m| {
-            (
-                m.len(),
-                m.mtime(),
-                m.mtime_nsec(),
-                m.ctime(),
-                m.ctime_nsec(),
-                m.ino(),
-            )
-        })
-    };
+    let stamp = |path: &str| super::file_stamp(root, path);
     let mut stamps = vec![stamp(DPKG_STATUS)];
     for path in rpm::SQLITE_PATHS.iter().chain(rpm::OTHER_DB_PATHS) {
         stamps.push(stamp(path));

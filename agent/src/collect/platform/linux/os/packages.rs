@@ -64,6 +64,22 @@ impl Search {
     }
 }
 
+/// Every file [`last_package_change`] may read or take the time of: a search is valid
+/// while none of them changes (and the zone its local times were read in is the same).
+pub const CHANGE_SOURCES: &[&str] = &[
+    "/var/log/dpkg.log",
+    "/var/log/dpkg.log.1",
+    "/var/log/apt/history.log",
+    "/var/log/apt/history.log.1",
+    "/var/log/dnf.rpm.log",
+    "/var/log/dnf.rpm.log.1",
+    "/var/log/zypp/history",
+    "/var/log/zypp/history.1",
+    "/var/lib/dpkg/status",
+    "/var/lib/rpm/rpmdb.sqlite",
+    "/var/lib/rpm/Packages",
+];
+
 /// When a package was last installed or upgraded: the newest entry in `dpkg.log`
 /// (else apt's `history.log`), `dnf.rpm.log` or zypper's `history` (each with its first
 /// rotation). On the live system only, falls back to the modification time of the
