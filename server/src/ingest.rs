@@ -5,14 +5,18 @@
 //! This module owns ingest validation and its error codes; it must not touch the store
 //! or know about HTTP types (the handler passes header values as strings).
 
+use std::fmt::Write as _;
 use std::io::Read;
 
 use chrono::{DateTime, TimeZone, Utc};
 use estate_protocol::{Inventory, PowerSource, Report, SCHEMA_VERSION};
-use flate2::read::GzDecoder;
+use flate2::bufread::GzDecoder;
 use serde_json::Value;
 
 use crate::store::{HostFacets, NewReport, SeriesPoint};
+
+/// Most bytes deflate can decode from one byte (its maximum ratio is about 1,032:1).
+const MAX_DEFLATE_RATIO: u64 = 1_032;
 
 /// Longest string anywhere in a report, bytes.
 pub const MAX_STRING_BYTES: usize = 64 * 1024;
@@ -104,7 +108,17 @@ pub fn decode_body(
         None | Some("") => Ok(body),
         Some(e) if e.eq_ignore_ascii_case("identity") => Ok(body),
         Some(e) if e.eq_ignore_ascii_case("gzip") => {
-            let mut out = Vec::new();
+            // Sized from the gzip trailer's ISIZE (the decoded length modulo 2^32; only a
+            // hint: never more than the limit allows nor than deflate can expand the
+            // body), so the decoded report is written once instead of grown by doubling.
+            let hint = body
+                .last_chunk::<4>()
+                .map_or(0, |isize| u64::from(u32::from_le_bytes(*isize)))
+                .min(limit.saturating_add(1))
+                .min((body.len() as u64).saturating_mul(MAX_DEFLATE_RATIO));
+            let mut out = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
+            // The bufread decoder reads the body in place: `read::GzDecoder` would copy
+            // it through a zeroed 32 KiB buffer allocated for each report.
             let mut reader = GzDecoder::new(body.as_slice()).take(limit.saturating_add(1));
             reader
                 .read_to_end(&mut out)
@@ -160,7 +174,8 @@ fn check_sizes(value: &Value, path: &mut String) -> Result<(), IngestError> {
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
                 let len = path.len();
-                path.push_str(&format!("[{i}]"));
+                // Written in place: a `format!` per element allocated for every item.
+                let _ = write!(path, "[{i}]");
                 check_sizes(item, path)?;
                 path.truncate(len);
             }

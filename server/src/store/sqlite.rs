@@ -3,13 +3,14 @@
 //! (group commit), and a small pool of read-only connections used in parallel.
 //!
 //! A write's future resolves only after the transaction holding it has committed, so an
-//! acknowledged write survives a crash of the process or the machine. This module owns
-//! the SQL and the migrations; it must not know about HTTP or the report format beyond
-//! [`NewReport`].
+//! acknowledged write survives a crash of the process or the machine. Checkpoints (copying
+//! the WAL into the database file) run mostly on a thread of their own, off the writer's
+//! path (`checkpointer`). This module owns the SQL and the migrations; it must not know
+//! about HTTP or the report format beyond [`NewReport`].
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -219,6 +220,17 @@ struct ReaderPool {
 /// How long `/readyz` says the storage is full after a write met a full disk, seconds.
 pub const FULL_READINESS_SECS: u64 = 60;
 
+/// The writer's own checkpoint threshold, WAL pages (SQLite's default is 1,000): past it
+/// the writer checkpoints after its commit, copying what the [`checkpointer`] has not yet
+/// copied, so that the WAL starts over from its beginning. Bounds the WAL at about
+/// 32 MiB (4 KiB pages) under sustained writes; at 2,000 pages the writer still spent
+/// 15 % of its time on these catch-ups at 3,600 reports/s.
+const WRITER_CHECKPOINT_PAGES: i64 = 8_000;
+
+/// Least time between two checkpoints of the [`checkpointer`]: the commits of that
+/// time share one checkpoint (one `fsync` of the database file).
+const CHECKPOINT_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
 fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -281,6 +293,18 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(db)?;
         migrate(&mut conn)?;
+        let kick = match start_checkpointer(path) {
+            Ok(kick) => {
+                conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)
+                    .map_err(db)?;
+                Some(kick)
+            }
+            Err(err) => {
+                // SQLite's own checkpoints (every 1,000 pages, by the writer) still run.
+                tracing::warn!(error = %err, "no checkpoint thread: the writer checkpoints alone");
+                None
+            }
+        };
         let (queue, rx) = std::sync::mpsc::sync_channel(queue_capacity.max(1));
         let transactions = Arc::new(AtomicU64::new(0));
         let full = Arc::new(AtomicU64::new(0));
@@ -289,7 +313,7 @@ impl SqliteStore {
         let batch_max = batch_max.max(1);
         std::thread::Builder::new()
             .name("estate-sqlite-writer".to_owned())
-            .spawn(move || writer(conn, rx, batch_max, &counter, &full_flag))
+            .spawn(move || writer(conn, rx, batch_max, &counter, &full_flag, kick.as_ref()))
             .map_err(|e| StoreError::Database(format!("cannot start the writer: {e}")))?;
         Ok(SqliteStore {
             queue,
@@ -469,12 +493,60 @@ impl Done {
     }
 }
 
+/// Opens a connection of its own for the [`checkpointer`] and starts it; the sender
+/// kicks it after a commit, dropping the sender stops it.
+fn start_checkpointer(path: &Path) -> Result<SyncSender<()>, StoreError> {
+    let conn = Connection::open(path).map_err(db)?;
+    // A checkpoint syncs the WAL before copying it and the database file after, as the
+    // writer's did (the connection's `synchronous` decides).
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(db)?;
+    let (kick, kicks) = std::sync::mpsc::sync_channel(1);
+    std::thread::Builder::new()
+        .name("estate-sqlite-checkpoint".to_owned())
+        .spawn(move || checkpointer(&conn, &kicks))
+        .map_err(|e| StoreError::Database(format!("cannot start the checkpointer: {e}")))?;
+    Ok(kick)
+}
+
+/// Copies committed WAL pages into the database file (`PRAGMA wal_checkpoint(PASSIVE)`,
+/// which neither waits for nor blocks the writer or the readers) after commits, at most
+/// once per [`CHECKPOINT_PAUSE`]. Until this thread existed the writer did all of it
+/// after its commits (SQLite's auto-checkpoint): a quarter of the writer's time under
+/// load, during which no report was stored. The writer still checkpoints past
+/// [`WRITER_CHECKPOINT_PAGES`], for the WAL to start over (a checkpoint beside a busy
+/// writer never quite catches up), copying only what this thread has not. Durability
+/// is unchanged: a commit is acknowledged once the WAL is synced, as before.
+fn checkpointer(conn: &Connection, kicks: &Receiver<()>) {
+    let mut kicked = kicks.recv().is_ok();
+    while kicked {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
+        // Commits during the pause wait for the next checkpoint, right after it.
+        kicked = false;
+        let until = std::time::Instant::now() + CHECKPOINT_PAUSE;
+        loop {
+            match kicks.recv_timeout(until.saturating_duration_since(std::time::Instant::now())) {
+                Ok(()) => kicked = true,
+                Err(RecvTimeoutError::Timeout) => break,
+                // The writer has stopped.
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+        if !kicked {
+            kicked = kicks.recv().is_ok();
+        }
+    }
+}
+
 fn writer(
     mut conn: Connection,
     rx: Receiver<Write>,
     batch_max: usize,
     counter: &AtomicU64,
     full: &AtomicU64,
+    checkpoint: Option<&SyncSender<()>>,
 ) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -488,6 +560,10 @@ fn writer(
         match run_batch(&mut conn, batch) {
             Ok(done) => {
                 counter.fetch_add(1, Ordering::Relaxed);
+                if let Some(kick) = checkpoint {
+                    // Full: a kick is already waiting.
+                    let _ = kick.try_send(());
+                }
                 tracing::debug!(writes = size, "write transaction committed");
                 // Full until a report is stored again: a small write (an assessment)
                 // may fit where reports still do not.
