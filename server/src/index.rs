@@ -261,22 +261,7 @@ impl EstateIndex {
         }
         let started = Instant::now();
         let _ = self.tx.send(Msg::Begin);
-        let read = async {
-            let hosts = store.hosts().await?;
-            let assessments = store.assessments().await?;
-            let estimates = store.carbon_estimates().await?;
-            Ok::<_, StoreError>((hosts, assessments, estimates))
-        };
-        let (hosts, assessments, estimates) = match read.await {
-            Ok(read) => read,
-            Err(e) => {
-                let _ = self.tx.send(Msg::Abort);
-                return Err(e);
-            }
-        };
-        let built =
-            tokio::task::spawn_blocking(move || Index::build(hosts, assessments, &estimates)).await;
-        match built {
+        match read_index(store).await {
             Ok(index) => {
                 // Messages are handled in order: whatever is sent after this sees the new
                 // index.
@@ -286,7 +271,7 @@ impl EstateIndex {
             }
             Err(e) => {
                 let _ = self.tx.send(Msg::Abort);
-                return Err(StoreError::Database(format!("index rebuild failed: {e}")));
+                return Err(e);
             }
         }
         *last = Some(Instant::now());
@@ -313,6 +298,41 @@ impl EstateIndex {
         self.tx.send(Msg::Aggregate(Box::new(request))).ok()?;
         answer.await.ok().flatten()
     }
+}
+
+/// Hosts per page when the index is read from the store (a few in tests, for the pages
+/// to be exercised).
+pub const REBUILD_PAGE: u32 = if cfg!(test) { 4 } else { 2_000 };
+
+/// Reads a new index from `store`: the host list, then the assessments page by page, each
+/// page made compact (off the async workers) before the next is read.
+async fn read_index(store: &dyn Store) -> Result<Index, StoreError> {
+    let hosts = store.hosts().await?;
+    let mut index = blocking(move || Index::with_hosts(hosts)).await?;
+    let mut after = None;
+    loop {
+        let page = store.assessment_page(after.take(), REBUILD_PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.host_id.clone());
+        let full = page.len() >= REBUILD_PAGE as usize;
+        index = blocking(move || {
+            index.add_assessments(page);
+            index
+        })
+        .await?;
+        if !full {
+            break;
+        }
+    }
+    Ok(index)
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Database(format!("index rebuild failed: {e}")))
 }
 
 /// The index thread: applies changes in arrival order, swaps in rebuilds, answers.
@@ -414,11 +434,7 @@ struct Index {
 }
 
 impl Index {
-    fn build(
-        hosts: Vec<HostRecord>,
-        assessments: Vec<AssessmentRecord>,
-        estimates: &[CarbonRecord],
-    ) -> Index {
+    fn with_hosts(hosts: Vec<HostRecord>) -> Index {
         let mut index = Index::default();
         for h in hosts {
             let f = &h.facets;
@@ -432,28 +448,29 @@ impl Index {
             };
             index.hosts.insert(h.host_id.into_boxed_str(), entry);
         }
-        let mut by_host: HashMap<&str, &str> = estimates
-            .iter()
-            .map(|r| (r.host_id.as_str(), r.carbon_json.as_str()))
-            .collect();
-        for a in assessments {
-            let estimate = by_host
-                .remove(a.host_id.as_str())
+        index
+    }
+
+    /// Adds a page of stored assessments (with statuses and `carbon_json`).
+    fn add_assessments(&mut self, page: Vec<AssessmentRecord>) {
+        for a in page {
+            let estimate = a
+                .carbon_json
+                .as_deref()
                 .and_then(|json| read_estimate(&a.host_id, json));
             let assessed = Assessed {
                 at: a.assessed_at,
                 score: a.score,
-                band: a.band.as_deref().map(|b| index.symbols.id(b)),
+                band: a.band.as_deref().map(|b| self.symbols.id(b)),
                 statuses: a
                     .statuses
                     .iter()
-                    .map(|(c, s)| (index.symbols.id(c), index.symbols.id(s)))
+                    .map(|(c, s)| (self.symbols.id(c), self.symbols.id(s)))
                     .collect(),
-                estimate: estimate.map(|e| index.trimmed(e)),
+                estimate: estimate.map(|e| self.trimmed(e)),
             };
-            index.assessed.insert(a.host_id.into_boxed_str(), assessed);
+            self.assessed.insert(a.host_id.into_boxed_str(), assessed);
         }
-        index
     }
 
     fn labels(&mut self, labels: &BTreeMap<String, String>) -> Box<[(u32, u32)]> {
@@ -755,6 +772,7 @@ impl Store for IndexedStore {
         assessment(host_id: String) -> Option<(AssessmentRecord, Vec<crate::store::CheckStatusRecord>)>;
         assessments() -> Vec<AssessmentRecord>;
         assessment_details(after: Option<String>, limit: u32) -> Vec<AssessmentRecord>;
+        assessment_page(after: Option<String>, limit: u32) -> Vec<AssessmentRecord>;
         carbon_estimates() -> Vec<CarbonRecord>;
         host_energy() -> Vec<crate::store::HostEnergy>;
         check_transitions(host_id: String, since: DateTime<Utc>) -> Vec<crate::store::CheckTransition>;

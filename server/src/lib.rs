@@ -154,7 +154,7 @@ pub fn build_state(config: &ServerConfig, store: Arc<dyn Store>) -> Result<AppSt
         store: Arc::clone(&store),
         assessor: assessor.clone(),
         queue: assess_queue.clone(),
-        config: config.assess.clone(),
+        config: Arc::new(config.assess.clone()),
     };
     Ok(AppState {
         assessor,
@@ -290,7 +290,9 @@ pub struct Reloader {
     store: Arc<dyn Store>,
     assessor: pipeline::SharedAssessor,
     queue: pipeline::AssessQueue,
-    config: assess::AssessConfig,
+    /// Shared, not copied: the handlers' state (which holds the reloader) is cloned for
+    /// every request.
+    config: Arc<assess::AssessConfig>,
 }
 
 impl Reloader {
@@ -299,7 +301,7 @@ impl Reloader {
     /// rewritten); returns how many. On failure ([`AppError::Assess`], every problem
     /// located) the config in use stays.
     pub async fn reload(&self) -> Result<usize, AppError> {
-        let config = self.config.clone();
+        let config = Arc::clone(&self.config);
         let loaded = tokio::task::spawn_blocking(move || assess::Assessor::load(&config))
             .await
             .map_err(|e| AppError::Serve(std::io::Error::other(e)))?

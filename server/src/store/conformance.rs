@@ -89,6 +89,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     assessments_track_status_changes(store.as_ref()).await;
     carbon_estimates_follow_the_latest_assessment(store.as_ref()).await;
     assessment_details_page_by_host_id(store.as_ref()).await;
+    assessment_pages_match_the_whole_reads(store.as_ref()).await;
     report_views_follow_the_latest_assessment(store.as_ref()).await;
     energy_totals_count_each_report_once(store.as_ref()).await;
     concurrent_writes_are_grouped(Arc::clone(&store), 200).await;
@@ -641,6 +642,80 @@ pub async fn assessment_details_page_by_host_id(store: &dyn Store) {
     );
     let first = ok(store.assessment_details(None, 1).await, "first page");
     assert_eq!(first.len(), 1, "no cursor starts at the first host");
+}
+
+/// The estate index's pages: every stored assessment once, in host-id order, with the
+/// statuses `assessments` gives and the estimate `carbon_estimates` gives, no detail.
+pub async fn assessment_pages_match_the_whole_reads(store: &dyn Store) {
+    let saves: [(&str, i64, &[(&str, &str)]); 4] = [
+        ("apage-b", 0, &[("a", "pass"), ("b", "fail")]),
+        ("apage-a", 0, &[("a", "fail")]),
+        ("apage-c", 0, &[]),
+        ("apage-a", 5, &[("a", "pass"), ("c", "error")]),
+    ];
+    for (host, minutes, statuses) in saves {
+        let mut record = assessment(host, minutes, statuses);
+        if host != "apage-c" {
+            record.carbon_json = Some(format!("{{\"host\":\"{host}\",\"at\":{minutes}}}"));
+        }
+        ok(store.save_assessment(record).await, host);
+    }
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = ok(store.assessment_page(after.clone(), 2).await, "page");
+        assert!(page.len() <= 2, "a page holds at most `limit` hosts");
+        let Some(last) = page.last() else { break };
+        after = Some(last.host_id.clone());
+        paged.extend(page);
+    }
+    let whole = ok(store.assessments().await, "assessments");
+    let carbon: BTreeMap<String, String> = ok(store.carbon_estimates().await, "carbon")
+        .into_iter()
+        .map(|c| (c.host_id, c.carbon_json))
+        .collect();
+    assert_eq!(paged.len(), whole.len(), "every assessment once");
+    for (p, w) in paged.iter().zip(&whole) {
+        assert_eq!(
+            (
+                &p.host_id,
+                p.assessed_at,
+                &p.profile,
+                p.score,
+                &p.band,
+                &p.statuses
+            ),
+            (
+                &w.host_id,
+                w.assessed_at,
+                &w.profile,
+                w.score,
+                &w.band,
+                &w.statuses
+            )
+        );
+        assert_eq!(
+            p.carbon_json.as_ref(),
+            carbon.get(&p.host_id),
+            "{}",
+            p.host_id
+        );
+        assert!(p.detail_json.is_empty() && p.view_json.is_none());
+    }
+    let a = paged
+        .iter()
+        .find(|p| p.host_id == "apage-a")
+        .expect("apage-a");
+    assert_eq!(a.statuses.len(), 2);
+    assert_eq!(
+        a.carbon_json.as_deref(),
+        Some("{\"host\":\"apage-a\",\"at\":5}")
+    );
+    let c = paged
+        .iter()
+        .find(|p| p.host_id == "apage-c")
+        .expect("apage-c");
+    assert!(c.statuses.is_empty() && c.carbon_json.is_none());
 }
 
 /// The report view is saved with its assessment and replaced or removed with it (never

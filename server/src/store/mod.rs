@@ -373,6 +373,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         after: Option<String>,
         limit: u32,
     ) -> StoreFuture<'_, Vec<AssessmentRecord>>;
+    /// Up to `limit` hosts' assessments after host id `after` (from the first without
+    /// it), in host-id order, with their statuses and `carbon_json` but without
+    /// `detail_json` and `view_json`: the estate index reads the store in such pages, so
+    /// a rebuild never holds every host's statuses at once.
+    fn assessment_page(
+        &self,
+        after: Option<String>,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<AssessmentRecord>>;
     /// Every host's stored carbon estimate (hosts assessed without one are left out), by
     /// host id.
     fn carbon_estimates(&self) -> StoreFuture<'_, Vec<CarbonRecord>>;

@@ -734,6 +734,49 @@ impl Store for PostgresStore {
         })
     }
 
+    fn assessment_page(
+        &self,
+        after: Option<String>,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<AssessmentRecord>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            // The statuses of the page's hosts only (LATERAL, evaluated for the rows the
+            // LIMIT keeps); the first page has its own statement (see
+            // `assessment_details`).
+            const SELECT: &str = "SELECT a.host_id, a.assessed_at, a.profile, a.score, a.band,
+                    '' AS detail_json, a.carbon_json, NULL::text AS view_json,
+                    s.check_ids, s.statuses
+                 FROM assessments a LEFT JOIN LATERAL (
+                    SELECT array_agg(check_id ORDER BY check_id) AS check_ids,
+                        array_agg(status ORDER BY check_id) AS statuses
+                    FROM check_status c WHERE c.host_id = a.host_id) s ON TRUE";
+            let limit = i64::from(limit);
+            let rows = match &after {
+                None => {
+                    let stmt = client
+                        .prepare_cached(&format!("{SELECT} ORDER BY a.host_id LIMIT $1"))
+                        .await
+                        .map_err(db)?;
+                    client.query(&stmt, &[&limit]).await.map_err(db)?
+                }
+                Some(after) => {
+                    let stmt = client
+                        .prepare_cached(&format!(
+                            "{SELECT} WHERE a.host_id > $1 ORDER BY a.host_id LIMIT $2"
+                        ))
+                        .await
+                        .map_err(db)?;
+                    client.query(&stmt, &[after, &limit]).await.map_err(db)?
+                }
+            };
+            rows.iter()
+                .map(assessment_row)
+                .collect::<Result<_, _>>()
+                .map_err(db)
+        })
+    }
+
     fn carbon_estimates(&self) -> StoreFuture<'_, Vec<CarbonRecord>> {
         Box::pin(async move {
             let client = self.client().await?;

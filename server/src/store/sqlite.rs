@@ -1205,6 +1205,53 @@ impl Store for SqliteStore {
         })
     }
 
+    fn assessment_page(
+        &self,
+        after: Option<String>,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<AssessmentRecord>> {
+        // Two statements for the first page and the next: see `assessment_details`.
+        const SELECT: &str = "SELECT host_id, assessed_at, profile, score, band, '',
+                carbon_json, NULL
+             FROM assessments";
+        self.read(move |c| {
+            let mut records: Vec<AssessmentRecord> = match after {
+                None => c
+                    .prepare_cached(&format!("{SELECT} ORDER BY host_id LIMIT ?1"))?
+                    .query_map(params![limit], assessment_row)?
+                    .collect::<rusqlite::Result<_>>()?,
+                Some(after) => c
+                    .prepare_cached(&format!(
+                        "{SELECT} WHERE host_id > ?1 ORDER BY host_id LIMIT ?2"
+                    ))?
+                    .query_map(params![after, limit], assessment_row)?
+                    .collect::<rusqlite::Result<_>>()?,
+            };
+            let (Some(first), Some(last)) = (records.first(), records.last()) else {
+                return Ok(records);
+            };
+            let (first, last) = (first.host_id.clone(), last.host_id.clone());
+            let mut stmt = c.prepare_cached(
+                "SELECT host_id, check_id, status FROM check_status
+                 WHERE host_id >= ?1 AND host_id <= ?2 ORDER BY host_id",
+            )?;
+            let mut rows = stmt.query(params![first, last])?;
+            let mut index = 0;
+            while let Some(row) = rows.next()? {
+                let host: String = row.get(0)?;
+                while index < records.len() && records[index].host_id < host {
+                    index += 1;
+                }
+                if let Some(record) = records.get_mut(index)
+                    && record.host_id == host
+                {
+                    record.statuses.insert(row.get(1)?, row.get(2)?);
+                }
+            }
+            Ok(records)
+        })
+    }
+
     fn carbon_estimates(&self) -> StoreFuture<'_, Vec<CarbonRecord>> {
         self.read(|c| {
             let mut stmt = c.prepare(

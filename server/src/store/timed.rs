@@ -108,6 +108,13 @@ impl Store for TimedStore {
             self.inner.assessment_details(after, limit),
         )
     }
+    fn assessment_page(
+        &self,
+        after: Option<String>,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<AssessmentRecord>> {
+        self.timed("assessment_page", self.inner.assessment_page(after, limit))
+    }
     fn carbon_estimates(&self) -> StoreFuture<'_, Vec<CarbonRecord>> {
         self.timed("carbon_estimates", self.inner.carbon_estimates())
     }
