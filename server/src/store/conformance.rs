@@ -647,7 +647,8 @@ pub async fn assessment_details_page_by_host_id(store: &dyn Store) {
 /// The estate index's pages: every stored assessment once, in host-id order, with the
 /// statuses `assessments` gives and the estimate `carbon_estimates` gives, no detail.
 pub async fn assessment_pages_match_the_whole_reads(store: &dyn Store) {
-    let saves: [(&str, i64, &[(&str, &str)]); 4] = [
+    type Statuses = &'static [(&'static str, &'static str)];
+    let saves: [(&str, i64, Statuses); 4] = [
         ("apage-b", 0, &[("a", "pass"), ("b", "fail")]),
         ("apage-a", 0, &[("a", "fail")]),
         ("apage-c", 0, &[]),
