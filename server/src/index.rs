@@ -453,23 +453,9 @@ impl Index {
 
     /// Adds a page of stored assessments (with statuses and `carbon_json`).
     fn add_assessments(&mut self, page: Vec<AssessmentRecord>) {
-        for a in page {
-            let estimate = a
-                .carbon_json
-                .as_deref()
-                .and_then(|json| read_estimate(&a.host_id, json));
-            let assessed = Assessed {
-                at: a.assessed_at,
-                score: a.score,
-                band: a.band.as_deref().map(|b| self.symbols.id(b)),
-                statuses: a
-                    .statuses
-                    .iter()
-                    .map(|(c, s)| (self.symbols.id(c), self.symbols.id(s)))
-                    .collect(),
-                estimate: estimate.map(|e| self.trimmed(e)),
-            };
-            self.assessed.insert(a.host_id.into_boxed_str(), assessed);
+        for record in page {
+            let change = AssessmentChange::of(&record);
+            self.apply(&Change::Assessment(Box::new(change)));
         }
     }
 

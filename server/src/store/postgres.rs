@@ -354,6 +354,37 @@ fn assessment_row(row: &Row) -> Result<AssessmentRecord, tokio_postgres::Error> 
     })
 }
 
+/// A page of `select` (a query over `assessments a`): at most `limit` rows after host id
+/// `after` in host-id order. The first page has a statement of its own: `$1 IS NULL OR
+/// a.host_id > $1` in a prepared (generic) plan cannot seek the key index to the page's
+/// start.
+async fn page_rows(
+    client: &deadpool_postgres::Object,
+    select: &str,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<Row>, StoreError> {
+    let limit = i64::from(limit);
+    match after {
+        None => {
+            let stmt = client
+                .prepare_cached(&format!("{select} ORDER BY a.host_id LIMIT $1"))
+                .await
+                .map_err(db)?;
+            client.query(&stmt, &[&limit]).await.map_err(db)
+        }
+        Some(after) => {
+            let stmt = client
+                .prepare_cached(&format!(
+                    "{select} WHERE a.host_id > $1 ORDER BY a.host_id LIMIT $2"
+                ))
+                .await
+                .map_err(db)?;
+            client.query(&stmt, &[&after, &limit]).await.map_err(db)
+        }
+    }
+}
+
 fn count(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
@@ -699,34 +730,14 @@ impl Store for PostgresStore {
     ) -> StoreFuture<'_, Vec<AssessmentRecord>> {
         Box::pin(async move {
             let client = self.client().await?;
-            // The CASE detoasts `detail_json` only for a host without a view. The first
-            // page has a statement of its own: `$1 IS NULL OR a.host_id > $1` in a
-            // prepared (generic) plan cannot seek the key index to the page's start.
+            // The CASE detoasts `detail_json` only for a host without a view.
             const SELECT: &str = "SELECT a.host_id, a.assessed_at, a.profile, a.score, a.band,
                     CASE WHEN v.view_json IS NULL THEN a.detail_json ELSE '' END
                         AS detail_json,
                     NULL::text AS carbon_json, v.view_json, NULL::text[] AS check_ids,
                     NULL::text[] AS statuses
                  FROM assessments a LEFT JOIN report_views v ON v.host_id = a.host_id";
-            let limit = i64::from(limit);
-            let rows = match &after {
-                None => {
-                    let stmt = client
-                        .prepare_cached(&format!("{SELECT} ORDER BY a.host_id LIMIT $1"))
-                        .await
-                        .map_err(db)?;
-                    client.query(&stmt, &[&limit]).await.map_err(db)?
-                }
-                Some(after) => {
-                    let stmt = client
-                        .prepare_cached(&format!(
-                            "{SELECT} WHERE a.host_id > $1 ORDER BY a.host_id LIMIT $2"
-                        ))
-                        .await
-                        .map_err(db)?;
-                    client.query(&stmt, &[after, &limit]).await.map_err(db)?
-                }
-            };
+            let rows = page_rows(&client, SELECT, after.as_deref(), limit).await?;
             rows.iter()
                 .map(assessment_row)
                 .collect::<Result<_, _>>()
@@ -742,8 +753,7 @@ impl Store for PostgresStore {
         Box::pin(async move {
             let client = self.client().await?;
             // The statuses of the page's hosts only (LATERAL, evaluated for the rows the
-            // LIMIT keeps); the first page has its own statement (see
-            // `assessment_details`).
+            // LIMIT keeps).
             const SELECT: &str = "SELECT a.host_id, a.assessed_at, a.profile, a.score, a.band,
                     '' AS detail_json, a.carbon_json, NULL::text AS view_json,
                     s.check_ids, s.statuses
@@ -751,25 +761,7 @@ impl Store for PostgresStore {
                     SELECT array_agg(check_id ORDER BY check_id) AS check_ids,
                         array_agg(status ORDER BY check_id) AS statuses
                     FROM check_status c WHERE c.host_id = a.host_id) s ON TRUE";
-            let limit = i64::from(limit);
-            let rows = match &after {
-                None => {
-                    let stmt = client
-                        .prepare_cached(&format!("{SELECT} ORDER BY a.host_id LIMIT $1"))
-                        .await
-                        .map_err(db)?;
-                    client.query(&stmt, &[&limit]).await.map_err(db)?
-                }
-                Some(after) => {
-                    let stmt = client
-                        .prepare_cached(&format!(
-                            "{SELECT} WHERE a.host_id > $1 ORDER BY a.host_id LIMIT $2"
-                        ))
-                        .await
-                        .map_err(db)?;
-                    client.query(&stmt, &[after, &limit]).await.map_err(db)?
-                }
-            };
+            let rows = page_rows(&client, SELECT, after.as_deref(), limit).await?;
             rows.iter()
                 .map(assessment_row)
                 .collect::<Result<_, _>>()

@@ -884,6 +884,27 @@ fn host_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<HostRecord> {
     })
 }
 
+/// Puts each `(host_id, check_id, status)` row of `rows` (by host id) into the record of
+/// its host in `records` (by host id too): one merge pass.
+fn attach_statuses(
+    records: &mut [AssessmentRecord],
+    rows: &mut rusqlite::Rows<'_>,
+) -> rusqlite::Result<()> {
+    let mut index = 0;
+    while let Some(row) = rows.next()? {
+        let host: String = row.get(0)?;
+        while index < records.len() && records[index].host_id < host {
+            index += 1;
+        }
+        if let Some(record) = records.get_mut(index)
+            && record.host_id == host
+        {
+            record.statuses.insert(row.get(1)?, row.get(2)?);
+        }
+    }
+    Ok(())
+}
+
 fn assessment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AssessmentRecord> {
     let at: String = r.get(1)?;
     Ok(AssessmentRecord {
@@ -1159,18 +1180,7 @@ impl Store for SqliteStore {
             let mut stmt =
                 c.prepare("SELECT host_id, check_id, status FROM check_status ORDER BY host_id")?;
             let mut rows = stmt.query([])?;
-            let mut index = 0;
-            while let Some(row) = rows.next()? {
-                let host: String = row.get(0)?;
-                while index < records.len() && records[index].host_id < host {
-                    index += 1;
-                }
-                if let Some(record) = records.get_mut(index)
-                    && record.host_id == host
-                {
-                    record.statuses.insert(row.get(1)?, row.get(2)?);
-                }
-            }
+            attach_statuses(&mut records, &mut rows)?;
             Ok(records)
         })
     }
@@ -1236,18 +1246,7 @@ impl Store for SqliteStore {
                  WHERE host_id >= ?1 AND host_id <= ?2 ORDER BY host_id",
             )?;
             let mut rows = stmt.query(params![first, last])?;
-            let mut index = 0;
-            while let Some(row) = rows.next()? {
-                let host: String = row.get(0)?;
-                while index < records.len() && records[index].host_id < host {
-                    index += 1;
-                }
-                if let Some(record) = records.get_mut(index)
-                    && record.host_id == host
-                {
-                    record.statuses.insert(row.get(1)?, row.get(2)?);
-                }
-            }
+            attach_statuses(&mut records, &mut rows)?;
             Ok(records)
         })
     }
