@@ -242,9 +242,21 @@ pub fn run_until_signal(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .max_blocking_threads(4)
+        .thread_keep_alive(blocking_keep_alive(config.report_interval))
         .build()
         .map_err(DaemonError::Runtime)?;
     runtime.block_on(async move { run(config, options, shutdown_signal()).await })
+}
+
+/// How long the runtime keeps an idle blocking thread: past the next report, so each
+/// report reuses the thread that built the last one instead of starting one (tokio's
+/// default of 10 s is shorter than a report interval: a thread started and ended every
+/// report, its stack faulted in afresh each time). An idle thread costs only the stack
+/// pages it touched.
+fn blocking_keep_alive(report_interval: Duration) -> Duration {
+    report_interval
+        .saturating_mul(2)
+        .max(Duration::from_secs(10))
 }
 
 #[cfg(unix)]
@@ -363,9 +375,8 @@ pub async fn run_with_first_report(
     let mut window_start = Utc::now();
     let mut window_started = Instant::now();
 
-    let mut sample_tick = tokio::time::interval(config.sample_interval);
-    sample_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    sample_tick.tick().await;
+    // One wake-up per sample (a timerfd on Linux; see `crate::ticker`).
+    let mut sample_tick = crate::ticker::Ticker::new(config.sample_interval);
     // The next report is due one (possibly stretched) interval after the last one.
     let mut last_report = tokio::time::Instant::now();
     let mut multiplier: u32 = 1;
@@ -379,7 +390,7 @@ pub async fn run_with_first_report(
     loop {
         tokio::select! {
             () = &mut shutdown => break,
-            _ = sample_tick.tick() => {
+            () = sample_tick.tick() => {
                 if sampling {
                     sampler.sample();
                 }

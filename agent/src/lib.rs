@@ -17,6 +17,7 @@ pub mod root;
 pub mod sampler;
 pub mod simulate;
 pub mod spool;
+pub mod ticker;
 pub mod transport;
 
 #[cfg(test)]

@@ -14,8 +14,10 @@ pub mod software;
 pub mod storage;
 
 use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::collect::Collector;
 use crate::root::{FsStats, SysRoot};
@@ -109,8 +111,12 @@ pub fn own_usage() -> io::Result<crate::limits::OwnUsage> {
     let secs = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
     // `/proc/self/statm`'s second field is the resident pages, the same count as
     // `VmRSS` in `/proc/self/status`, which costs the kernel far more to write (the
-    // daemon reads this every sample).
-    let statm = std::fs::read_to_string("/proc/self/statm")?;
+    // daemon reads this every sample). The file stays open and is read again at offset
+    // 0 (procfs writes it afresh for each read there): one `pread` a sample instead of
+    // `open`, `statx`, two `read`s and `close`.
+    let mut buf = [0u8; 128];
+    let len = read_statm(&mut buf)?;
+    let statm = std::str::from_utf8(&buf[..len]).unwrap_or_default();
     let pages = statm
         .split_whitespace()
         .nth(1)
@@ -127,6 +133,96 @@ pub fn own_usage() -> io::Result<crate::limits::OwnUsage> {
         cpu_seconds: secs(usage.ru_utime) + secs(usage.ru_stime),
         rss_bytes: pages.saturating_mul(page_size),
     })
+}
+
+/// Reads `/proc/self/statm` into `buf` through a descriptor opened on first use and
+/// kept (`/proc/self` is resolved at open, and the process keeps its pid). The file is
+/// one short line: one `pread` at offset 0 returns all of it.
+fn read_statm(buf: &mut [u8]) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    use std::sync::OnceLock;
+    static STATM: OnceLock<Option<std::fs::File>> = OnceLock::new();
+    match STATM.get_or_init(|| std::fs::File::open("/proc/self/statm").ok()) {
+        Some(file) => file.read_at(buf, 0),
+        // Could not be opened once (procfs not mounted yet?): try again each time.
+        None => {
+            use std::io::Read;
+            std::fs::File::open("/proc/self/statm")?.read(buf)
+        }
+    }
+}
+
+/// A periodic kernel timer (`timerfd`, monotonic clock, non-blocking) that expires every
+/// `period`, the first time one `period` from now: the daemon's sample clock
+/// ([`crate::ticker`]).
+#[allow(unsafe_code)]
+pub fn interval_timer(period: Duration) -> io::Result<OwnedFd> {
+    // SAFETY: timerfd_create takes no pointers; a non-negative return is a new
+    // descriptor that nothing else owns, so OwnedFd may take it.
+    let fd = unsafe {
+        libc::timerfd_create(
+            libc::CLOCK_MONOTONIC,
+            libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: see above.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let period = if period.is_zero() {
+        // A zero interval would disarm the timer.
+        Duration::from_nanos(1)
+    } else {
+        period
+    };
+    let spec = libc::timespec {
+        tv_sec: libc::time_t::try_from(period.as_secs()).unwrap_or(libc::time_t::MAX),
+        // Under 10^9: fits a 32-bit `c_long` too.
+        tv_nsec: period.subsec_nanos() as libc::c_long,
+    };
+    let value = libc::itimerspec {
+        it_interval: spec,
+        it_value: spec,
+    };
+    // SAFETY: `value` is a valid itimerspec for the call's duration; the old value is
+    // not asked for (null).
+    let rc = unsafe { libc::timerfd_settime(fd.as_raw_fd(), 0, &value, std::ptr::null_mut()) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(fd)
+}
+
+/// [`interval_timer`] registered with the current tokio runtime's reactor (call from
+/// within a runtime with I/O enabled).
+#[allow(unsafe_code)]
+pub fn watched_interval_timer(period: Duration) -> io::Result<tokio::io::unix::AsyncFd<OwnedFd>> {
+    let fd = interval_timer(period)?;
+    // SAFETY: the OwnedFd is a valid, open descriptor, and the AsyncFd owns it: nothing
+    // else can close or replace it while it is registered, and its as_raw_fd always
+    // returns the same descriptor.
+    unsafe { tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }
+        .map_err(io::Error::from)
+}
+
+/// Reads a timer from [`interval_timer`]: the number of expirations since the last
+/// read, or `WouldBlock` when it has not expired.
+#[allow(unsafe_code)]
+pub fn read_timer(fd: &OwnedFd) -> io::Result<u64> {
+    let mut expirations = [0u8; 8];
+    // SAFETY: the buffer is 8 writable bytes, the size a timerfd read writes.
+    let n = unsafe {
+        libc::read(
+            fd.as_raw_fd(),
+            expirations.as_mut_ptr().cast::<libc::c_void>(),
+            expirations.len(),
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(u64::from_ne_bytes(expirations))
 }
 
 /// Caps glibc's malloc at one arena. By default glibc gives threads that allocate at the

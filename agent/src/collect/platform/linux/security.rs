@@ -8,6 +8,7 @@
 
 pub mod encryption;
 pub mod firewall;
+pub mod processes;
 pub mod ssh;
 pub mod updates;
 
@@ -21,7 +22,7 @@ use crate::collect::platform::linux::services::unit_files::{self, UnitFiles};
 use crate::collect::platform::linux::software;
 use crate::collect::{CollectError, Collected, Collector, Context, Section};
 use crate::config::AntivirusProduct;
-use crate::root::{ReadError, SysRoot};
+use crate::root::SysRoot;
 
 /// Present on UEFI boots only.
 pub const EFI_DIR: &str = "/sys/firmware/efi";
@@ -56,13 +57,17 @@ pub const TIME_SYNC_SERVICES: &[(&str, &[&str], &[&str])] = &[
 #[derive(Debug, Default)]
 pub struct SecurityCollector {
     packages: Arc<software::PackageCache>,
+    processes: processes::ProcessNames,
 }
 
 impl SecurityCollector {
     /// A collector reading installed packages through `packages` (shared with the
     /// software collector).
     pub fn new(packages: Arc<software::PackageCache>) -> Self {
-        SecurityCollector { packages }
+        SecurityCollector {
+            packages,
+            processes: processes::ProcessNames::default(),
+        }
     }
 }
 
@@ -82,20 +87,37 @@ impl Collector for SecurityCollector {
             UnitFiles::default()
         };
         problems.extend(units.problems.iter().cloned());
-        let processes = match process_names(root) {
+        let processes = match self.processes.names(root) {
             Ok(p) => Some(p),
             Err(err) => {
                 problems.push(format!("process list: {err}"));
                 None
             }
         };
-        let packages: Option<BTreeSet<String>> = match self.packages.installed_packages(root) {
-            Ok((sw, _)) => Some(sw.packages.into_iter().map(|p| p.name).collect()),
-            Err(err) => {
-                problems.push(format!("package database: {err}"));
-                None
-            }
-        };
+        // Only the packages asked about below, looked up in the shared list without
+        // copying it: [`updates::UNATTENDED_UPGRADES`] and the antivirus products'.
+        let wanted: BTreeSet<&str> = std::iter::once(updates::UNATTENDED_UPGRADES)
+            .chain(
+                ctx.config
+                    .antivirus
+                    .iter()
+                    .flat_map(|p| p.packages.iter().map(String::as_str)),
+            )
+            .collect();
+        let packages: Option<BTreeSet<String>> =
+            match self.packages.with_installed(root, |sw, _| {
+                sw.packages
+                    .iter()
+                    .filter(|p| wanted.contains(p.name.as_str()))
+                    .map(|p| p.name.clone())
+                    .collect()
+            }) {
+                Ok(names) => Some(names),
+                Err(err) => {
+                    problems.push(format!("package database: {err}"));
+                    None
+                }
+            };
         let installed = |name: &str| packages.as_ref().map(|p| p.contains(name));
         let no_processes = BTreeSet::new();
 
@@ -121,21 +143,6 @@ impl Collector for SecurityCollector {
         };
         Ok(Collected::partial(Section::Security(security), problems))
     }
-}
-
-/// `comm` names of running processes (`/proc/<pid>/comm`). Processes that exit while
-/// being read are skipped.
-pub fn process_names(root: &SysRoot) -> Result<BTreeSet<String>, ReadError> {
-    let mut names = BTreeSet::new();
-    for entry in root.read_dir("/proc")? {
-        if entry.is_empty() || !entry.bytes().all(|b| b.is_ascii_digit()) {
-            continue;
-        }
-        if let Ok(Some(comm)) = root.read_attr(&format!("/proc/{entry}/comm")) {
-            names.insert(comm);
-        }
-    }
-    Ok(names)
 }
 
 /// Secure Boot from the `SecureBoot` EFI variable.
@@ -573,6 +580,56 @@ mod tests {
         assert_eq!(
             au.evidence[1],
             "/etc/dnf/automatic.conf: apply_updates = no"
+        );
+    }
+
+    /// The package questions go to the shared package list without copying it, and see
+    /// it change: an antivirus package installed between two reports is found, and
+    /// removing `unattended-upgrades` is seen.
+    #[test]
+    fn packages_installed_or_removed_between_reports_are_seen() {
+        let dir = testutil::broken_copy(DEBIAN_VM);
+        let ctx = testutil::ctx_at(dir.path());
+        let collector = SecurityCollector::new(Arc::new(software::PackageCache::default()));
+        let collect = || {
+            let Section::Security(s) = collector.collect(&ctx).unwrap().section else {
+                panic!("wrong section")
+            };
+            s
+        };
+        let before = collect();
+        assert_eq!(before.antivirus, known(Vec::new()));
+        let evidence = |s: &Security| match &s.automatic_updates {
+            Known::Known { value } => value.evidence.join("; "),
+            Known::Unknown { reason } => reason.clone(),
+        };
+        assert!(
+            evidence(&before).contains("package unattended-upgrades installed"),
+            "{}",
+            evidence(&before)
+        );
+
+        let status = dir.path().join("var/lib/dpkg/status");
+        let text = std::fs::read_to_string(&status).unwrap();
+        // Drop the unattended-upgrades stanza and add ClamAV's daemon.
+        let mut kept: Vec<&str> = text
+            .split("\n\n")
+            .filter(|stanza| !stanza.starts_with("Package: unattended-upgrades\n"))
+            .collect();
+        let clamav = "Package: clamav-daemon\nStatus: install ok installed\nVersion: 1.0\n\
+                      Architecture: amd64";
+        kept.push(clamav);
+        testutil::write(
+            dir.path(),
+            "/var/lib/dpkg/status",
+            kept.join("\n\n").as_bytes(),
+        );
+        let after = collect();
+        assert_eq!(after.antivirus, known(strings(&["ClamAV"])));
+        assert!(
+            evidence(&after).contains("package unattended-upgrades not installed"),
+            "{}",
+            evidence(&after)
         );
     }
 

@@ -72,6 +72,21 @@ impl PackageCache {
         &self,
         root: &SysRoot,
     ) -> Result<(Software, Vec<String>), CollectError> {
+        self.with_installed(root, |software, problems| {
+            (software.clone(), problems.to_vec())
+        })
+    }
+
+    /// Runs `f` on the installed packages and the problems met reading them, from the
+    /// last read when no database file has changed, without copying them: for a
+    /// caller that asks about a few packages (the security collector), where a copy of
+    /// the whole list (hundreds of packages, a few allocations each) per report would
+    /// cost more than the question. Failures are not remembered.
+    pub fn with_installed<R>(
+        &self,
+        root: &SysRoot,
+        f: impl FnOnce(&Software, &[String]) -> R,
+    ) -> Result<R, CollectError> {
         // Plain data: a panic elsewhere while holding it leaves a usable cache. Held
         // while reading, so two collectors asking at once read the files once.
         let mut last = self
@@ -83,17 +98,18 @@ impl PackageCache {
             && cached.root == root.root()
             && cached.stamps == stamps
         {
-            return Ok((cached.software.clone(), cached.problems.clone()));
+            return Ok(f(&cached.software, &cached.problems));
         }
         *last = None;
         let (software, problems) = installed_packages(root)?;
+        let result = f(&software, &problems);
         *last = Some(CachedPackages {
             root: root.root().to_path_buf(),
             stamps,
-            software: software.clone(),
-            problems: problems.clone(),
+            software,
+            problems,
         });
-        Ok((software, problems))
+        Ok(result)
     }
 }
 

@@ -15,6 +15,10 @@ use estate_protocol::{AutomaticUpdates, Known};
 use crate::collect::platform::linux::services::unit_files::UnitFiles;
 use crate::root::SysRoot;
 
+/// The package whose presence [`automatic_updates`] asks about (through its `installed`
+/// argument): the only one.
+pub const UNATTENDED_UPGRADES: &str = "unattended-upgrades";
+
 /// apt's main configuration file.
 pub const APT_CONF: &str = "/etc/apt/apt.conf";
 /// apt's configuration fragments directory.
@@ -287,7 +291,7 @@ fn apt(
     }
     let setting = config.get("apt::periodic::unattended-upgrade");
     let master = config.get("apt::periodic::enable");
-    let package = installed("unattended-upgrades");
+    let package = installed(UNATTENDED_UPGRADES);
     let configured = setting.is_some_and(|(v, _)| interval_on(v));
     evidence.push(match setting {
         Some((value, file)) => format!("{file}: APT::Periodic::Unattended-Upgrade \"{value}\""),
