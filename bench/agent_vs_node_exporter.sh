@@ -13,8 +13,10 @@
 # INTERVAL_SECS leaves one sample per report, which isolates the report's own cost);
 # node_exporter (default collectors) is scraped every INTERVAL seconds by curl,
 # like a Prometheus with that scrape interval. Each process's VmRSS is sampled every second
-# after a warm-up of two intervals (mean and max), and its CPU time (utime + stime from
-# /proc/PID/stat) is read at the end. A "collection" of the agent is one report with the
+# after a warm-up of two intervals (mean and max), and its CPU time is read at the end:
+# with `perf` installed, each process runs under `perf stat -e task-clock` (nanoseconds,
+# every thread, exited ones too); without it, utime + stime from /proc/PID/stat (10 ms
+# ticks, too coarse when the two differ by a few ticks). A "collection" of the agent is one report with the
 # samples before it; of node_exporter one scrape. Run as root for the agent's full
 # inventory (and node_exporter's).
 set -euo pipefail
@@ -45,12 +47,26 @@ agent_config "$work" "$port" "$interval" "$sample"
 "$server" serve --config "$work/server.toml" > "$work/server.log" 2>&1 &
 pids+=($!)
 sleep 1
-"$agent" run --config "$work/agent.toml" > "$work/agent.log" 2>&1 &
-agent_pid=$!
-pids+=("$agent_pid")
-"$node_exporter" --web.listen-address="127.0.0.1:$ne_port" > "$work/node_exporter.log" 2>&1 &
-ne_pid=$!
-pids+=("$ne_pid")
+# Starts "$@" in the background, under `perf stat` when there is perf; sets `started` to
+# the process's own pid (perf's child).
+perf_stat=$(command -v perf || true)
+start() { # name command...
+    local name=$1; shift
+    if [ -n "$perf_stat" ]; then
+        "$perf_stat" stat -x, -e task-clock -o "$work/$name.perf" -- "$@" > "$work/$name.log" 2>&1 &
+        local wrapper=$!
+        pids+=("$wrapper")
+        for _ in $(seq 50); do started=$(pgrep -P "$wrapper" | head -1 || true); [ -n "$started" ] && break; sleep 0.1; done
+    else
+        "$@" > "$work/$name.log" 2>&1 &
+        started=$!
+    fi
+    pids+=("$started")
+}
+start agent "$agent" run --config "$work/agent.toml"
+agent_pid=$started
+start node_exporter "$node_exporter" --web.listen-address="127.0.0.1:$ne_port"
+ne_pid=$started
 sleep 1
 
 scrapes=0
@@ -72,7 +88,14 @@ ne_ticks=$(ticks "$ne_pid")
 agent_hwm=$(awk '/^VmHWM/ {print $2}' /proc/$agent_pid/status)
 ne_hwm=$(awk '/^VmHWM/ {print $2}' /proc/$ne_pid/status)
 kill -TERM "$agent_pid" "$ne_pid"
-wait "$agent_pid" "$ne_pid" 2>/dev/null || true
+wait "${pids[@]:1}" 2>/dev/null || true
+# Task clock (ms) from perf, as ticks of 1/hz s.
+perf_ticks() { awk -F, -v hz="$hz" '$3 == "task-clock" {printf "%.3f", $1 / 1000 * hz}' "$work/$1.perf"; }
+if [ -n "$perf_stat" ]; then
+    agent_ticks=$(perf_ticks agent)
+    ne_ticks=$(perf_ticks node_exporter)
+    echo "CPU from perf stat task-clock (agent $agent_ticks, node_exporter $ne_ticks ticks of 1/$hz s)"
+fi
 kill -TERM "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
 reports=$(python3 -c "import sqlite3; print(sqlite3.connect('file:$work/estate.db?mode=ro', uri=True).execute('select count(*) from series').fetchone()[0])")
 
@@ -91,9 +114,9 @@ n_cpu = $ne_ticks / hz
 reports, scrapes = $reports, $scrapes
 print(f"duration {$duration} s, interval {$interval} s, {len(steady)} samples after a {$warmup} s warm-up")
 print(f"estate-agent:  VmRSS mean {a_mean/1024:.1f} MiB, max {a_max/1024:.1f} MiB, VmHWM {$agent_hwm/1024:.1f} MiB; "
-      f"CPU {a_cpu:.2f} s for {reports} reports = {1000*a_cpu/max(reports,1):.1f} ms per collection (sampling every {$sample} s included)")
+      f"CPU {a_cpu:.3f} s for {reports} reports = {1000*a_cpu/max(reports,1):.1f} ms per collection (sampling every {$sample} s included)")
 print(f"node_exporter: VmRSS mean {n_mean/1024:.1f} MiB, max {n_max/1024:.1f} MiB, VmHWM {$ne_hwm/1024:.1f} MiB; "
-      f"CPU {n_cpu:.2f} s for {scrapes} scrapes = {1000*n_cpu/max(scrapes,1):.1f} ms per scrape ({$scrape_bytes} bytes each)")
+      f"CPU {n_cpu:.3f} s for {scrapes} scrapes = {1000*n_cpu/max(scrapes,1):.1f} ms per scrape ({$scrape_bytes} bytes each)")
 print(f"ratios: RSS agent/node_exporter {a_mean/n_mean:.2f} (target <= 0.5); "
       f"CPU per collection / per scrape {(a_cpu/max(reports,1))/(n_cpu/max(scrapes,1)):.2f} (target <= 1)")
 EOF
