@@ -14,9 +14,10 @@
 # node_exporter (default collectors) is scraped every INTERVAL seconds by curl,
 # like a Prometheus with that scrape interval. Each process's VmRSS is sampled every second
 # after a warm-up of two intervals (mean and max), and its CPU time is read at the end:
-# with `perf` installed, each process runs under `perf stat -e task-clock` (nanoseconds,
-# every thread, exited ones too); without it, utime + stime from /proc/PID/stat (10 ms
-# ticks, too coarse when the two differ by a few ticks). A "collection" of the agent is one report with the
+# with `perf` installed, each process runs under `perf stat -e task-clock` counting from
+# the end of the warm-up (nanoseconds, every thread, exited ones too), against the
+# reports and scrapes made since; without it, utime + stime from /proc/PID/stat over the
+# whole run (10 ms ticks, start-up included). A "collection" of the agent is one report with the
 # samples before it; of node_exporter one scrape. Run as root for the agent's full
 # inventory (and node_exporter's).
 set -euo pipefail
@@ -53,7 +54,8 @@ perf_stat=$(command -v perf || true)
 start() { # name command...
     local name=$1; shift
     if [ -n "$perf_stat" ]; then
-        "$perf_stat" stat -x, -e task-clock -o "$work/$name.perf" -- "$@" > "$work/$name.log" 2>&1 &
+        # Counting starts after the warm-up (-D): steady state, as the RSS.
+        "$perf_stat" stat -x, -D "$((warmup * 1000))" -e task-clock -o "$work/$name.perf" -- "$@" > "$work/$name.log" 2>&1 &
         local wrapper=$!
         pids+=("$wrapper")
         for _ in $(seq 50); do started=$(pgrep -P "$wrapper" | head -1 || true); [ -n "$started" ] && break; sleep 0.1; done
@@ -70,12 +72,15 @@ ne_pid=$started
 sleep 1
 
 scrapes=0
+steady_scrapes=0
 scrape_bytes=0
+steady_from=$(date -u -d "@$(( $(date +%s) + warmup - 1 ))" +%Y-%m-%dT%H:%M:%S)
 for ((t = 1; t <= duration; t++)); do
     sleep 1
     if (( t % interval == 0 )); then
         bytes=$(curl -fsS -o /dev/null -w '%{size_download}' "http://127.0.0.1:$ne_port/metrics")
         scrapes=$((scrapes + 1))
+        if (( t > warmup )); then steady_scrapes=$((steady_scrapes + 1)); fi
         scrape_bytes=$bytes
     fi
     echo "$t $(awk '/^VmRSS/ {print $2}' /proc/$agent_pid/status) $(awk '/^VmRSS/ {print $2}' /proc/$ne_pid/status)" >> "$work/rss.txt"
@@ -91,13 +96,16 @@ kill -TERM "$agent_pid" "$ne_pid"
 wait "${pids[@]:1}" 2>/dev/null || true
 # Task clock (ms) from perf, as ticks of 1/hz s.
 perf_ticks() { awk -F, -v hz="$hz" '$3 == "task-clock" {printf "%.3f", $1 / 1000 * hz}' "$work/$1.perf"; }
-if [ -n "$perf_stat" ]; then
-    agent_ticks=$(perf_ticks agent)
-    ne_ticks=$(perf_ticks node_exporter)
-    echo "CPU from perf stat task-clock (agent $agent_ticks, node_exporter $ne_ticks ticks of 1/$hz s)"
-fi
 kill -TERM "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
 reports=$(python3 -c "import sqlite3; print(sqlite3.connect('file:$work/estate.db?mode=ro', uri=True).execute('select count(*) from series').fetchone()[0])")
+if [ -n "$perf_stat" ]; then
+    # Steady state only: CPU after the warm-up, and the reports and scrapes made then.
+    agent_ticks=$(perf_ticks agent)
+    ne_ticks=$(perf_ticks node_exporter)
+    reports=$(python3 -c "import sqlite3; print(sqlite3.connect('file:$work/estate.db?mode=ro', uri=True).execute('select count(*) from series where collected_at >= ?', ('$steady_from',)).fetchone()[0])")
+    scrapes=$steady_scrapes
+    echo "CPU from perf stat task-clock after the $warmup s warm-up (agent $agent_ticks, node_exporter $ne_ticks ticks of 1/$hz s), reports collected since $steady_from UTC"
+fi
 
 python3 - "$work/rss.txt" <<EOF
 import sys
