@@ -39,7 +39,8 @@ fn found(program: &str, arg: &str) -> bool {
 }
 
 fn wine() -> Option<&'static str> {
-    ["wine", "wine64"]
+    // Debian's `wine64` package alone puts its loader in /usr/lib/wine, off the PATH.
+    ["wine", "wine64", "/usr/lib/wine/wine64"]
         .into_iter()
         .find(|w| found(w, "--version"))
 }
